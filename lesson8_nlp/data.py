@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['FASTAI_CHECKS', 'DATASET_NAMES', 'ARCHIVE_SUFFIXES', 'STAMP', 'MIB', 'ENV_DATA', 'ENV_CACHE', 'LEFTOVER_AGE',
            'IMDB_SAMPLE_COLUMNS', 'HUMAN_NUMBERS_SPLITS', 'URLs', 'size_md5', 'sha256_file', 'dataset_name', 'data_dir',
-           'cache_dir', 'ChecksumError', 'read_sha256sums', 'download_url', 'extract_archive', 'untar_data',
-           'get_text_files', 'load_imdb_sample', 'number_to_words', 'human_numbers']
+           'cache_dir', 'ChecksumError', 'read_sha256sums', 'atomic_write', 'download_url', 'extract_archive',
+           'untar_data', 'get_text_files', 'load_imdb_sample', 'number_to_words', 'human_numbers']
 
-# %% ../nbs/00_data.ipynb #0e173fa2
+# %% ../nbs/00_data.ipynb #71cef38d
 import hashlib
 import numbers
 import os
@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zipfile
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -28,7 +29,7 @@ from uuid import uuid4
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/00_data.ipynb #fc4a9690
+# %% ../nbs/00_data.ipynb #b097c5cd
 class URLs:
     "Public addresses of the lesson's dataset archives."
     S3 = 'https://s3.amazonaws.com/fast-ai-'
@@ -40,7 +41,7 @@ class URLs:
     WISESIGHT_SENTIMENT = 'https://github.com/PyThaiNLP/wisesight-sentiment/raw/master/huggingface/data.zip'
     WISESIGHT = WISESIGHT_SENTIMENT
 
-# %% ../nbs/00_data.ipynb #659e9fe8
+# %% ../nbs/00_data.ipynb #5c33170c
 FASTAI_CHECKS = {  # url -> (size in bytes, md5 of the first MiB), as listed in fastai/data/checks.txt
     URLs.IMDB: (144440600, '90f9b1c4ff43a90d67553c9240dc0249'),
     URLs.IMDB_SAMPLE: (571827, '0842e61a9867caa2e6fbdb14fa703d61'),
@@ -77,7 +78,7 @@ def dataset_name(url:str) -> str:
         if fname.lower().endswith(suf): return fname[:-len(suf)]
     return fname
 
-# %% ../nbs/00_data.ipynb #6209b7e5
+# %% ../nbs/00_data.ipynb #a1caf992
 ENV_DATA, ENV_CACHE = 'LESSON8_DATA', 'LESSON8_CACHE'
 
 def _resolve_up(p:str|Path, start:str|Path|None=None) -> Path:
@@ -109,7 +110,7 @@ def _data_folder(name:str, dest:str|Path|None=None, cache:str|Path|None=None) ->
     if parent.exists() and not parent.is_dir(): raise NotADirectoryError(f'dest {parent} is a file, not a folder')
     return parent/name
 
-# %% ../nbs/00_data.ipynb #c74fdbfe
+# %% ../nbs/00_data.ipynb #4e0f3d1a
 class ChecksumError(ValueError):
     "An archive's size or hash differs from the published one."
 
@@ -125,7 +126,20 @@ def read_sha256sums(path:str|Path) -> dict[str, str]:
         sums[parts[1].lstrip('*')] = parts[0].lower()
     return sums
 
-# %% ../nbs/00_data.ipynb #ea2c7ae5
+# %% ../nbs/00_data.ipynb #8a008618
+@contextmanager
+def atomic_write(path:str|Path, mode:str='wb'):
+    "Open a temp file beside `path` for writing; it replaces `path` when the block ends without error."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.part', dir=path.parent)
+    os.close(fd)
+    try:
+        with open(tmp, mode) as f: yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.unlink(tmp)
+
+# %% ../nbs/00_data.ipynb #fbc65a52
 def download_url(url:str, # address to fetch (http(s):// or file://)
                  dest:str|Path, # file to write
                  check:tuple[int, str]|None=None, # expected `size_md5` of the file, if published
@@ -133,28 +147,25 @@ def download_url(url:str, # address to fetch (http(s):// or file://)
                  show_progress:bool=True, # show a tqdm progress bar
                 ) -> Path:
     "Download `url` to `dest` through a temp file in the same folder, verify it, then `os.replace` it."
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.part', dir=dest.parent)
+    dest = Path(dest)
     try:
-        with os.fdopen(fd, 'wb') as f, urllib.request.urlopen(url, timeout=timeout) as r:
+        with atomic_write(dest) as f, urllib.request.urlopen(url, timeout=timeout) as r:
             total = r.headers.get('Content-Length')
             with tqdm(total=int(total) if total else None, unit='B', unit_scale=True, unit_divisor=1024,
                       desc=dest.name, disable=not show_progress) as bar:
                 while chunk := r.read(MIB): f.write(chunk); bar.update(len(chunk))
-        if check is not None and size_md5(tmp) != tuple(check):
-            raise ChecksumError(f'download of {url} has (size, md5 of first MiB) {size_md5(tmp)}, expected '
-                                f'{tuple(check)}: it is truncated or the file changed upstream; try again, or '
-                                f'get the archive another way and set {ENV_DATA} to its folder')
-        os.replace(tmp, dest)
-        _sweep(dest)
-        return dest
+            f.flush()
+            if check is not None and size_md5(f.name) != tuple(check):
+                raise ChecksumError(f'download of {url} has (size, md5 of first MiB) {size_md5(f.name)}, expected '
+                                    f'{tuple(check)}: it is truncated or the file changed upstream; try again, or '
+                                    f'get the archive another way and set {ENV_DATA} to its folder')
     except urllib.error.URLError as e:
         raise ConnectionError(f'could not download {url} ({e.reason}): check your connection, or put '
                               f'{dest.name} in a folder and set {ENV_DATA} to that folder') from e
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
+    _sweep(dest)
+    return dest
 
-# %% ../nbs/00_data.ipynb #af1b4622
+# %% ../nbs/00_data.ipynb #bff08738
 def _check_member(name:str, archive:Path):
     "Refuse a member path that is absolute or contains `..`."
     p = PurePosixPath(name.replace('\\', '/'))
@@ -179,7 +190,7 @@ def extract_archive(archive:str|Path, dest:str|Path) -> Path:
     else: raise ValueError(f'{archive} is neither a tar nor a zip archive: delete it and fetch it again')
     return dest
 
-# %% ../nbs/00_data.ipynb #8c73d1de
+# %% ../nbs/00_data.ipynb #a0a2cbd1
 def _stamped(folder:Path, key:str) -> bool:
     "Does `folder` hold a stamp saying it was built from `key`?"
     try: return (folder/STAMP).read_text().strip() == key
@@ -230,7 +241,7 @@ def _unpack(archive:Path, tmp:Path) -> Path:
     top = [p for p in tmp.iterdir() if p.name != STAMP]
     return top[0] if len(top) == 1 and top[0].is_dir() and not top[0].is_symlink() else tmp
 
-# %% ../nbs/00_data.ipynb #ed60283f
+# %% ../nbs/00_data.ipynb #22e98c00
 def _local_archive(url:str, name:str, adir:Path|None) -> tuple[Path|None, str|None]:
     "The archive for `url` in `adir` (by file name) and its SHA256SUMS digest, if any."
     if adir is None: return None, None
@@ -266,7 +277,7 @@ def _verify(arch:Path, want:str|None) -> str:
                             f'replaced; copy it again (nothing was extracted)')
     return sha
 
-# %% ../nbs/00_data.ipynb #e0b38b14
+# %% ../nbs/00_data.ipynb #de85de2a
 def untar_data(url:str, # archive URL, e.g. `URLs.IMDB_SAMPLE`
                archive_dir:str|Path|None=None, # folder of local archives (default: $LESSON8_DATA)
                dest:str|Path|None=None, # folder to extract into (default: <cache>/data)
@@ -286,7 +297,7 @@ def untar_data(url:str, # archive URL, e.g. `URLs.IMDB_SAMPLE`
     if _stamped(final, sha): return final
     return _install(final, sha, partial(_unpack, arch))
 
-# %% ../nbs/00_data.ipynb #a504daab
+# %% ../nbs/00_data.ipynb #8c325468
 def get_text_files(path:str|Path, folders:str|list[str]|None=None) -> list[Path]:
     "Sorted `.txt` files under `path`, searching only the top-level `folders` if given."
     path = Path(path)
@@ -297,10 +308,10 @@ def get_text_files(path:str|Path, folders:str|list[str]|None=None) -> list[Path]
     res = []
     for i, (root, dirs, files) in enumerate(os.walk(path, followlinks=True)):
         dirs[:] = [d for d in dirs if not d.startswith('.') and (i > 0 or not folders or d in folders)]
-        res += [Path(root)/f for f in files if not f.startswith('.') and f.lower().endswith('.txt')]
-    return sorted(res)
+        res += [os.path.join(root, f) for f in files if not f.startswith('.') and f.lower().endswith('.txt')]
+    return [Path(f) for f in sorted(res)]  # sorting strings is much faster than sorting 100k Paths
 
-# %% ../nbs/00_data.ipynb #d6fd6d40
+# %% ../nbs/00_data.ipynb #041915f4
 IMDB_SAMPLE_COLUMNS = ['label', 'text', 'is_valid']
 
 def load_imdb_sample(path:str|Path|None=None) -> pd.DataFrame:
@@ -314,7 +325,7 @@ def load_imdb_sample(path:str|Path|None=None) -> pd.DataFrame:
     if missing: raise ValueError(f'{csv} lacks column(s) {missing}; it has {list(df.columns)}: is it the IMDb sample?')
     return df.assign(is_valid=df['is_valid'].astype(bool))
 
-# %% ../nbs/00_data.ipynb #418c94ba
+# %% ../nbs/00_data.ipynb #c3688962
 _ONES = ('zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen '
          'sixteen seventeen eighteen nineteen').split()
 _TENS = ('', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety')
@@ -330,7 +341,7 @@ def number_to_words(n:int) -> str:
     if n < 1000: return f'{_ONES[n // 100]} hundred' + rest(n % 100)
     return f'{number_to_words(n // 1000)} thousand' + rest(n % 1000)
 
-# %% ../nbs/00_data.ipynb #34df6712
+# %% ../nbs/00_data.ipynb #26dcbd39
 HUMAN_NUMBERS_SPLITS = {'train.txt': range(1, 8000), 'valid.txt': range(8001, 10_000)}
 
 def human_numbers(dest:str|Path|None=None) -> Path:

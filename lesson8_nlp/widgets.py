@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['TokenizerExplorer', 'BatchLayoutExplorer']
 
-# %% ../nbs/40_widgets.ipynb #6d568334
-from typing import Callable, Sequence
+# %% ../nbs/40_widgets.ipynb #c9e72e5b
+from typing import Sequence
 
 import ipywidgets as W
 from IPython.display import display
@@ -14,7 +14,7 @@ from IPython.display import display
 from .lm_data import batch_layout, letters_stream, plot_batch_layout
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, ThaiTokenizer, Tokenizer, show_tokens, token_view
 
-# %% ../nbs/40_widgets.ipynb #fb79c77f
+# %% ../nbs/40_widgets.ipynb #8577172c
 class TokenizerExplorer:
     "An ipywidgets view of `show_tokens`: a text box, a tokenizer choice, a vocab-size slider, the result."
     def __init__(self, text: str = 'The U.S. dollar $1 is $1.00.',
@@ -66,7 +66,7 @@ class TokenizerExplorer:
 
     def _ipython_display_(self): display(self.widget)
 
-# %% ../nbs/40_widgets.ipynb #d986820d
+# %% ../nbs/40_widgets.ipynb #96593ffb
 class BatchLayoutExplorer:
     "An ipywidgets view of `plot_batch_layout` with `bs` and `seq_len` sliders and a choice of token stream."
     def __init__(self, streams: dict[str, Sequence[str]] | None = None,  # name -> tokens; default A..R
