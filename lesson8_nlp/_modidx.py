@@ -650,4 +650,5 @@ d = { 'settings': { 'branch': 'main',
                                      'lesson8_nlp.widgets.TokenizerExplorer.view': ( 'widgets.html#tokenizerexplorer.view',
                                                                                      'lesson8_nlp/widgets.py'),
                                      'lesson8_nlp.widgets.TokenizerExplorer.vocab': ( 'widgets.html#tokenizerexplorer.vocab',
-                                                                                      'lesson8_nlp/widgets.py')}}}
+                                                                                      'lesson8_nlp/widgets.py'),
+                                     'lesson8_nlp.widgets.lesson_streams': ('widgets.html#lesson_streams', 'lesson8_nlp/widgets.py')}}}
