@@ -7,7 +7,7 @@ __all__ = ['WordTokenizer', 'SubwordTokenizer', 'SpacyTokenizer', 'replace_space
            'TokenizedCorpus', 'tokenize_texts', 'tokenize_folder', 'tokenize_df', 'SentencePieceTokenizer',
            'ThaiTokenizer', 'token_view', 'show_tokens']
 
-# %% ../nbs/02_tokenizers.ipynb #9e597404
+# %% ../nbs/02_tokenizers.ipynb #120a4099
 import functools
 import hashlib
 import html
@@ -34,7 +34,7 @@ from .data import atomic_write, get_text_files
 from .text_rules import (FLD, apply_rules, check_text, decode_spec_tokens, text_proc_rules,
                                     text_spec_tok)
 
-# %% ../nbs/02_tokenizers.ipynb #7721bfa7
+# %% ../nbs/02_tokenizers.ipynb #d4fc2fea
 def _blank_spacy(lang: str, special_toks: list[str]):
     "A blank spaCy pipeline for `lang` whose tokenizer keeps each of `special_toks` whole."
     import spacy  # imported here: it takes seconds, and only tokenizing needs it
@@ -78,7 +78,7 @@ class SpacyTokenizer:
 
 WordTokenizer = SpacyTokenizer
 
-# %% ../nbs/02_tokenizers.ipynb #b51f4b5d
+# %% ../nbs/02_tokenizers.ipynb #1f87eb77
 def replace_space(t: str) -> str:
     "Replace spaces inside a token by `▁`, so that tokens can be joined and split on spaces."
     return t.replace(' ', '▁')
@@ -123,7 +123,7 @@ class Tokenizer:
 
     def __repr__(self): return f'Tokenizer({self.tok!r}, rules=[{", ".join(map(_name, self.rules))}])'
 
-# %% ../nbs/02_tokenizers.ipynb #aa9ec5b7
+# %% ../nbs/02_tokenizers.ipynb #f95b4531
 @functools.lru_cache(maxsize=1)
 def _default_tok() -> SpacyTokenizer:
     "One shared `SpacyTokenizer()` for the helpers below (building spaCy takes a moment)."
@@ -146,7 +146,7 @@ def tokenization_steps(text: str,  # the raw text
     toks = next(iter((_default_tok() if tok is None else tok)([t])))
     return steps + [('tokens', [replace_space(w) for w in toks])]
 
-# %% ../nbs/02_tokenizers.ipynb #13125494
+# %% ../nbs/02_tokenizers.ipynb #6870759d
 _re_piece = re.compile(r'\S+|\s{2,}|[^\S ]')  # pieces spaCy tokenizes on their own (a lone ' ' makes no token)
 _SPACY_BATCH = 50_000  # new pieces sent to spaCy per call
 
@@ -186,7 +186,7 @@ def _expand(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     ends = np.cumsum(counts)
     return np.repeat(starts - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
 
-# %% ../nbs/02_tokenizers.ipynb #c80ff808
+# %% ../nbs/02_tokenizers.ipynb #447e3c06
 def _special_pairs(spacy_tok) -> tuple[set, dict, dict]:
     "Token pairs in the patterns of spaCy's final special-case pass; output token -> pattern tokens it may stand for."
     from spacy.symbols import ORTH
@@ -204,7 +204,7 @@ def _special_pairs(spacy_tok) -> tuple[set, dict, dict]:
         first_pre.setdefault(subs[0][ORTH], {subs[0][ORTH]}).add(pat[0])
     return pairs, last_pre, first_pre
 
-# %% ../nbs/02_tokenizers.ipynb #d60c841d
+# %% ../nbs/02_tokenizers.ipynb #f36b127a
 class _SpacyPieces:
     "spaCy's tokens for many texts, through a table of the distinct pieces between spaces (exactly spaCy's output)."
     def __init__(self, tok: SpacyTokenizer, ids: _TokenIds):
@@ -286,7 +286,7 @@ class _SpacyPieces:
         for i in whole: res[i] = self._doc_ids(self.spacy(texts[i]))
         return res
 
-# %% ../nbs/02_tokenizers.ipynb #64c152ae
+# %% ../nbs/02_tokenizers.ipynb #269ddcc1
 class _ChunkEncoder:
     "One process's tokenizing state: rules, base tokenizer, token table; encodes chunks of texts or files."
     def __init__(self, tok, rules: list[Callable]):
@@ -334,7 +334,7 @@ def _mp_context():
     "fork on Linux (workers inherit the tokenizer, even one defined in a notebook); the platform default elsewhere."
     return mp.get_context('fork') if sys.platform.startswith('linux') else mp.get_context()
 
-# %% ../nbs/02_tokenizers.ipynb #d2fe1ccd
+# %% ../nbs/02_tokenizers.ipynb #b3e6d2c9
 _CACHE_FORMAT = 1  # bump when the way tokens are computed or stored changes
 
 class TokenizedCorpus:
@@ -390,7 +390,7 @@ class TokenizedCorpus:
             if items is None and info['items'] is not None: items = [Path(o) for o in info['items']]
             return cls(z['ids'], z['offsets'], info['vocab'], z['counts'], items, [tuple(o) for o in info['skipped']])
 
-# %% ../nbs/02_tokenizers.ipynb #54f1c8b7
+# %% ../nbs/02_tokenizers.ipynb #63b54683
 def _merge(results: Iterable, bar) -> tuple:
     "Join chunk results (in order) into ids, offsets, a most-frequent-first vocab, counts and skipped files."
     stoi, parts, lens, skipped = {}, [], [], []
@@ -425,7 +425,7 @@ def _run_chunks(kind: str,  # 'texts' or 'files'
                                  initializer=_init_worker, initargs=(tok, rules)) as ex:
             return _merge(ex.map(functools.partial(_worker_job, kind), chunks), bar)
 
-# %% ../nbs/02_tokenizers.ipynb #ee0a300a
+# %% ../nbs/02_tokenizers.ipynb #43bd9e6d
 def _code_digest(code) -> str:
     "Hash of a code object's bytecode, names and constants (recursively)."
     h = hashlib.sha256(code.co_code)
@@ -509,7 +509,7 @@ def _cached(cache_dir, tok, rules, source: Callable[[], str], make: Callable[[],
     if not corpus.skipped: corpus.save(path, meta=desc)
     return corpus
 
-# %% ../nbs/02_tokenizers.ipynb #110f9c2f
+# %% ../nbs/02_tokenizers.ipynb #b5b5be43
 def _tok_rules(tok, rules) -> tuple:
     "Base tokenizer (default `SpacyTokenizer()`) and rules (default `text_proc_rules`); unwraps a `Tokenizer`."
     if isinstance(tok, Tokenizer): tok, rules = tok.tok, (tok.rules if rules is None else rules)
@@ -564,7 +564,7 @@ def tokenize_folder(path: str | Path,  # folder of .txt files (searched recursiv
                       f'so they are tried again next time):\n{shown}{more}')
     return corpus
 
-# %% ../nbs/02_tokenizers.ipynb #a4a14026
+# %% ../nbs/02_tokenizers.ipynb #5a1e2f22
 def _join_fields(df: pd.DataFrame, text_cols: list, mark_fields: bool) -> list[str]:
     "One text per row: the `text_cols` joined by spaces, each introduced by `xxfld n` if `mark_fields`."
     for c in text_cols:
@@ -597,7 +597,7 @@ def tokenize_df(df: pd.DataFrame,  # the table
     res[f'{tok_text_col}_length'] = corpus.lengths
     return res, corpus.counter
 
-# %% ../nbs/02_tokenizers.ipynb #1237a1e0
+# %% ../nbs/02_tokenizers.ipynb #37aeaea8
 _EU_LANGS = set('bg cs da de el en es et fi fr ga hr hu it lt lv mt nl pl pt ro sk sl sv'.split())
 
 class SentencePieceTokenizer:
@@ -683,7 +683,7 @@ class SentencePieceTokenizer:
 
 SubwordTokenizer = SentencePieceTokenizer
 
-# %% ../nbs/02_tokenizers.ipynb #bfa1ef52
+# %% ../nbs/02_tokenizers.ipynb #a7fa3871
 class ThaiTokenizer:
     "Thai words from PyThaiNLP's `word_tokenize` (dictionary-based; default engine `newmm`)."
     def __init__(self, engine: str = 'newmm'): self.engine = engine
@@ -692,7 +692,7 @@ class ThaiTokenizer:
         return (word_tokenize(check_text(t), engine=self.engine) for t in items)
     def __repr__(self): return f'{type(self).__name__}(engine={self.engine!r})'
 
-# %% ../nbs/02_tokenizers.ipynb #aaf61800
+# %% ../nbs/02_tokenizers.ipynb #b729b870
 def token_view(text: str,                       # the raw text
                tok=None,                        # base tokenizer (default `SpacyTokenizer()`)
                rules: list[Callable] | None = None,  # default `text_proc_rules`
@@ -705,7 +705,7 @@ def token_view(text: str,                       # the raw text
     ids = None if o2i is None else [o2i.get(t, 0) for t in toks]
     unknown = [] if o2i is None else [t for t in toks if t not in o2i]
     return dict(steps=steps[:-1], tokens=toks, ids=ids, unknown=unknown, n_tokens=len(toks),
-                n_special=sum(t.startswith('xx') and t in text_spec_tok for t in toks), n_chars=len(text))
+                n_special=sum(t in text_spec_tok for t in toks), n_chars=len(text))
 
 def _chip(t: str, i: int | None, unknown: bool) -> str:
     colour = '#f8c9c4' if unknown else '#dccff5' if t in text_spec_tok else '#d4e8f7'

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TokenizerExplorer', 'lesson_streams', 'BatchLayoutExplorer']
 
-# %% ../nbs/40_widgets.ipynb #632dbfb0
+# %% ../nbs/40_widgets.ipynb #c3b8e006
 import warnings
 from typing import Sequence
 
@@ -17,7 +17,7 @@ from .human_numbers import hn_tokens
 from .lm_data import batch_layout, letters_stream, plot_batch_layout
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, ThaiTokenizer, Tokenizer, show_tokens, token_view
 
-# %% ../nbs/40_widgets.ipynb #e12398cb
+# %% ../nbs/40_widgets.ipynb #db432509
 class TokenizerExplorer:
     "An ipywidgets view of `show_tokens`: a text box, a tokenizer choice, a vocab-size slider, the result."
     def __init__(self, text: str = 'The U.S. dollar $1 is $1.00.',
@@ -36,9 +36,13 @@ class TokenizerExplorer:
         self.widget = W.VBox([self.text, W.HBox([self.tok, self.vocab_sz, self.show_ids]), self.out])
         self._refresh()
 
+    def _key(self) -> tuple:
+        "The setting that decides the tokenizer: its kind, and the vocab size for SentencePiece."
+        return (self.tok.value, self.vocab_sz.value if self.tok.value == 'subword' else None)
+
     def base_tok(self):
         "The base tokenizer the controls select (built once per setting)."
-        key = (self.tok.value, self.vocab_sz.value if self.tok.value == 'subword' else None)
+        key = self._key()
         if key not in self._toks:
             if key[0] == 'spacy': self._toks[key] = SpacyTokenizer()
             elif key[0] == 'thai': self._toks[key] = ThaiTokenizer()
@@ -52,7 +56,7 @@ class TokenizerExplorer:
     def vocab(self) -> list[str] | None:
         "The vocabulary of `corpus` under the selected tokenizer, or None."
         if not (self.show_ids.value and self.corpus): return None
-        key = (self.tok.value, self.vocab_sz.value)
+        key = self._key()
         if key not in self._vocabs:
             from lesson8_nlp.numericalize import Numericalize
             self._vocabs[key] = Numericalize(min_freq=self.min_freq).setup(Tokenizer(self.base_tok())(self.corpus)).vocab
@@ -69,7 +73,7 @@ class TokenizerExplorer:
 
     def _ipython_display_(self): display(self.widget)
 
-# %% ../nbs/40_widgets.ipynb #767f8177
+# %% ../nbs/40_widgets.ipynb #d67794d5
 def lesson_streams(n: int = 120) -> dict[str, list[str]]:
     "Token streams for the batch-layout explorer: A..R, then the first `n` tokens of HUMAN_NUMBERS and IMDb."
     streams = {'letters A..R': letters_stream(18), 'HUMAN_NUMBERS': hn_tokens()[:n]}
@@ -80,7 +84,7 @@ def lesson_streams(n: int = 120) -> dict[str, list[str]]:
     streams['IMDb sample'] = [t for toks in Tokenizer(SpacyTokenizer())(reviews) for t in toks][:n]
     return streams
 
-# %% ../nbs/40_widgets.ipynb #c28838bc
+# %% ../nbs/40_widgets.ipynb #e3fa8573
 class BatchLayoutExplorer:
     "An ipywidgets view of `plot_batch_layout` with `bs` and `seq_len` sliders and a choice of token stream."
     def __init__(self, streams: dict[str, Sequence[str]] | None = None,  # name -> tokens; default `lesson_streams()`
