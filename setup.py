@@ -26,6 +26,8 @@ dev_requirements = [
     'jupyterlab',
     'hypothesis',
 ]
+# tests/e2e_widgets.py: Playwright drives the system's chromium (Debian's package); it never downloads a browser.
+e2e_requirements = ['playwright']
 
 setup(
     name=cfg['lib_name'],
@@ -37,7 +39,7 @@ setup(
     packages=find_packages(include=['lesson8_nlp', 'lesson8_nlp.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'e2e': e2e_requirements},
     entry_points={
         'console_scripts': ['lesson8=lesson8_nlp.cli:main'],
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],
