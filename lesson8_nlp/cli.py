@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['NUMBERS_CLI_MODELS', 'cmd_tokenize', 'cmd_numbers', 'cmd_ulmfit', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #e61d5d0b
+# %% ../nbs/90_cli.ipynb #046bed37
 import argparse
 import json
 import time
@@ -17,7 +17,7 @@ from .human_numbers import NUMBERS_MODELS, load_numbers, numbers_benchmark
 from .regularization import regularized_benchmark, regularized_table
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, tokenization_steps
 
-# %% ../nbs/90_cli.ipynb #dd01b05c
+# %% ../nbs/90_cli.ipynb #8c5d3499
 def _subword_tok(vocab_sz: int) -> SentencePieceTokenizer:
     "A SentencePiece tokenizer trained on the IMDb sample's texts."
     sp = SentencePieceTokenizer(vocab_sz=vocab_sz)
@@ -35,7 +35,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     print(f'{"":>{width}}  ({len(toks)} tokens)')
     return 0
 
-# %% ../nbs/90_cli.ipynb #f171b336
+# %% ../nbs/90_cli.ipynb #a27d9838
 NUMBERS_CLI_MODELS = [*NUMBERS_MODELS, 'LMModel7']
 
 def cmd_numbers(args: argparse.Namespace) -> int:
@@ -55,23 +55,31 @@ def cmd_numbers(args: argparse.Namespace) -> int:
         print(f'wrote {args.json}')
     return 0
 
-# %% ../nbs/90_cli.ipynb #d9a982ad
+# %% ../nbs/90_cli.ipynb #d27141de
+def _preset_value(s: str) -> tuple:
+    "Parse `KEY=VALUE` (VALUE as JSON, else a string) for `--set`."
+    key, eq, val = s.partition('=')
+    if not (eq and key): raise argparse.ArgumentTypeError(f'expected KEY=VALUE, got {s!r}')
+    try: return key, json.loads(val)
+    except json.JSONDecodeError: return key, val
+
 def cmd_ulmfit(args: argparse.Namespace) -> int:
     "Run (or resume) ULMFiT and print the report's summary."
     import torch
     from lesson8_nlp.ulmfit import run_ulmfit
     if args.threads: torch.set_num_threads(args.threads)
     rep = run_ulmfit(args.data, args.preset, args.direction, args.device, args.tok, args.pretrained, args.out,
-                     args.until, args.seed)
+                     args.until, args.seed, overrides=dict(args.set or []))
     print(f"vocab {rep['vocab_size']:,} tokens; {rep['documents']:,} documents, {rep['tokens']:,} tokens; device {rep['device']}")
     for name, info in rep['stages'].items():
         print(f"  {name:<12} " + '  '.join(f'{k} {v}' for k, v in info.items() if k != 'generated'))
         if info.get('generated'): print(f"  {'':<12} generated: {info['generated']}")
     print('test accuracy: ' + ', '.join(f'{k} {v:.4f}' for k, v in rep['test_accuracy'].items()))
+    print('test macro-F1: ' + ', '.join(f'{k} {v:.4f}' for k, v in rep['test_macro_f1'].items()))
     print(f"stages took {rep['total_stage_wall_s']:.0f}s in all; report: {Path(args.out or f'runs/ulmfit_{args.data}_{args.preset}')/'report.json'}")
     return 0
 
-# %% ../nbs/90_cli.ipynb #0a9cee51
+# %% ../nbs/90_cli.ipynb #5343c5c9
 def build_parser() -> argparse.ArgumentParser:
     "The `lesson8` argument parser, one subparser per job."
     p = argparse.ArgumentParser(prog='lesson8', description='fast.ai lesson 8 (NLP) on plain PyTorch.')
@@ -89,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument('--json', default=None, help='also write the results to this JSON file')
     n.set_defaults(func=cmd_numbers)
     u = sub.add_parser('ulmfit', help='ULMFiT on IMDb: language model, classifier, test accuracy')
-    u.add_argument('--data', choices=['sample', 'imdb'], default='sample', help='the 1,000-review sample or full IMDb')
+    u.add_argument('--data', choices=['sample', 'imdb', 'wisesight'], default='sample',
+                   help='the 1,000-review sample, full IMDb, or Thai Wisesight Sentiment')
     u.add_argument('--preset', choices=['tiny', 'cpu', 'paper'], default='tiny', help='model size and budget')
     u.add_argument('--direction', choices=['fwd', 'bwd', 'both'], default='fwd', help="both: also the ensemble")
     u.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu' or 'cuda'")
@@ -99,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--until', default=None, help='stop after this stage, e.g. lm_fwd')
     u.add_argument('--seed', type=int, default=42, help='random seed')
     u.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: torch decides)')
+    u.add_argument('--set', type=_preset_value, action='append', metavar='KEY=VALUE',
+                   help='change a preset value, e.g. --set lm_docs=null --set lm_epochs=2 (JSON values)')
     u.set_defaults(func=cmd_ulmfit)
     return p
 

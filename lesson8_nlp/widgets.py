@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TokenizerExplorer', 'lesson_streams', 'batch_grid_html', 'BatchLayoutExplorer']
 
-# %% ../nbs/40_widgets.ipynb #8c5fa710
+# %% ../nbs/40_widgets.ipynb #01de0286
 import html
 import io
 import warnings
@@ -18,18 +18,22 @@ from IPython.display import display
 from .data import load_imdb_sample
 from .human_numbers import hn_tokens
 from .lm_data import batch_layout, letters_stream, plot_batch_layout
-from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, ThaiTokenizer, Tokenizer, show_tokens, token_view
+from .thai import thai_subword_tokenizer, thai_word_tokenizer
+from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, show_tokens, token_view
 
-# %% ../nbs/40_widgets.ipynb #1625ca57
+# %% ../nbs/40_widgets.ipynb #a55c7fdb
 class TokenizerExplorer:
     "An ipywidgets view of `show_tokens`: a text box, a tokenizer choice, a vocab-size slider, the result."
     def __init__(self, text: str = 'The U.S. dollar $1 is $1.00.',
                  corpus: Sequence[str] | None = None,  # texts for SentencePiece training and the id vocabulary
-                 min_freq: int = 2):                   # vocab: keep tokens seen this often in `corpus`
+                 min_freq: int = 2,                    # vocab: keep tokens seen this often in `corpus`
+                 thai_corpus: Sequence[str] | None = None):  # Thai texts for the Thai subword tokenizer
         self.corpus, self.min_freq, self._toks, self._vocabs = list(corpus or []), min_freq, {}, {}
+        self.thai_corpus = list(thai_corpus or [])
         self.text = W.Textarea(value=text, description='text', layout=W.Layout(width='95%', height='70px'))
         self.tok = W.Dropdown(options=[('spaCy words', 'spacy'), ('SentencePiece subwords', 'subword'),
-                                       ('Thai words (PyThaiNLP)', 'thai')], value='spacy', description='tokenizer')
+                                       ('Thai words (PyThaiNLP)', 'thai'), ('Thai subwords, <_> spaces', 'thai_subword')],
+                              value='spacy', description='tokenizer')
         self.vocab_sz = W.IntSlider(value=1000, min=200, max=4000, step=100, description='sp vocab',
                                     continuous_update=False, disabled=True)
         self.show_ids = W.Checkbox(value=bool(self.corpus), description='ids from corpus vocab',
@@ -42,20 +46,25 @@ class TokenizerExplorer:
 
     def _key(self) -> tuple:
         "The setting that decides the tokenizer: its kind, and the vocab size for SentencePiece."
-        return (self.tok.value, self.vocab_sz.value if self.tok.value == 'subword' else None)
+        return (self.tok.value, self.vocab_sz.value if self.tok.value in ('subword', 'thai_subword') else None)
+
+    def _build(self, kind: str, vocab_sz: int | None) -> Tokenizer:
+        if kind == 'spacy': return Tokenizer(SpacyTokenizer())
+        if kind == 'thai': return thai_word_tokenizer()                    # Thai rules, spaces as `<_>`
+        texts, name = (self.corpus, 'corpus') if kind == 'subword' else (self.thai_corpus, 'thai_corpus')
+        if not texts: raise ValueError(f'SentencePiece needs texts to train on: pass `{name}=`')
+        if kind == 'thai_subword': return thai_subword_tokenizer(texts, vocab_sz=vocab_sz)
+        return Tokenizer(SentencePieceTokenizer(vocab_sz=vocab_sz)).setup(texts)
+
+    def tokenizer(self) -> Tokenizer:
+        "The tokenizer (base tokenizer and rules) the controls select, built once per setting."
+        key = self._key()
+        if key not in self._toks: self._toks[key] = self._build(*key)
+        return self._toks[key]
 
     def base_tok(self):
-        "The base tokenizer the controls select (built once per setting)."
-        key = self._key()
-        if key not in self._toks:
-            if key[0] == 'spacy': self._toks[key] = SpacyTokenizer()
-            elif key[0] == 'thai': self._toks[key] = ThaiTokenizer()
-            else:
-                if not self.corpus: raise ValueError('SentencePiece needs texts to train on: pass `corpus=`')
-                sp = SentencePieceTokenizer(vocab_sz=key[1])
-                sp.setup(self.corpus)
-                self._toks[key] = sp
-        return self._toks[key]
+        "The base tokenizer the controls select."
+        return self.tokenizer().tok
 
     def vocab(self) -> list[str] | None:
         "The vocabulary of `corpus` under the selected tokenizer, or None."
@@ -63,21 +72,25 @@ class TokenizerExplorer:
         key = self._key()
         if key not in self._vocabs:
             from lesson8_nlp.numericalize import Numericalize
-            self._vocabs[key] = Numericalize(min_freq=self.min_freq).setup(Tokenizer(self.base_tok())(self.corpus)).vocab
+            texts = self.thai_corpus if key[0].startswith('thai') else self.corpus
+            self._vocabs[key] = Numericalize(min_freq=self.min_freq).setup(self.tokenizer()(texts)).vocab
         return self._vocabs[key]
 
     def view(self) -> dict:
         "What is shown now (see `token_view`)."
-        return token_view(self.text.value, self.base_tok(), vocab=self.vocab())
+        tkn = self.tokenizer()
+        return token_view(self.text.value, tkn.tok, tkn.rules, vocab=self.vocab())
 
     def _refresh(self, change=None):
-        self.vocab_sz.disabled = self.tok.value != 'subword'
-        try: self.out.value = show_tokens(self.text.value, self.base_tok(), vocab=self.vocab())
+        self.vocab_sz.disabled = self.tok.value not in ('subword', 'thai_subword')
+        try:
+            tkn = self.tokenizer()
+            self.out.value = show_tokens(self.text.value, tkn.tok, tkn.rules, vocab=self.vocab())
         except (ValueError, TypeError) as e: self.out.value = f'<b style="color:#b00">{type(e).__name__}: {e}</b>'
 
     def _ipython_display_(self): display(self.widget)
 
-# %% ../nbs/40_widgets.ipynb #e35ed4e8
+# %% ../nbs/40_widgets.ipynb #2ee78631
 def lesson_streams(n: int = 120) -> dict[str, list[str]]:
     "Token streams for the batch-layout explorer: A..R, then the first `n` tokens of HUMAN_NUMBERS and IMDb."
     streams = {'letters A..R': letters_stream(18), 'HUMAN_NUMBERS': hn_tokens()[:n]}
@@ -88,7 +101,7 @@ def lesson_streams(n: int = 120) -> dict[str, list[str]]:
     streams['IMDb sample'] = [t for toks in Tokenizer(SpacyTokenizer())(reviews) for t in toks][:n]
     return streams
 
-# %% ../nbs/40_widgets.ipynb #4a96a74d
+# %% ../nbs/40_widgets.ipynb #63520d44
 def batch_grid_html(batches: list) -> str:
     "HTML of `batch_layout`'s batches: one table per batch, `x` rows over `y` rows, cells tagged `x:b:r:c`."
     cmap, tables = matplotlib.colormaps['tab10'], []
@@ -104,7 +117,7 @@ def batch_grid_html(batches: list) -> str:
                       f'<caption>batch {b}</caption>{rows}</table>')
     return f'<div class="l8-grid" style="display:flex;flex-wrap:wrap;gap:14px">{"".join(tables)}</div>'
 
-# %% ../nbs/40_widgets.ipynb #5ca89cab
+# %% ../nbs/40_widgets.ipynb #6b14ac26
 class BatchLayoutExplorer:
     "An ipywidgets view of `plot_batch_layout` and `batch_grid_html`: `bs`/`seq_len` sliders, a stream choice."
     def __init__(self, streams: dict[str, Sequence[str]] | None = None,  # name -> tokens; default `lesson_streams()`

@@ -154,8 +154,9 @@ def wait_for_server(server: subprocess.Popen, port: int, token: str, log_path: P
 # --- what the page must show (from the package's own Python functions) ---------------------------------------
 def expected() -> dict:
     from lesson8_nlp.lm_data import batch_layout, letters_stream
-    from lesson8_nlp.tokenizers import ThaiTokenizer, tokenize1
-    exp = dict(english=tokenize1(ENGLISH), thai=tokenize1(THAI, ThaiTokenizer()),
+    from lesson8_nlp.thai import thai_word_tokenizer
+    from lesson8_nlp.tokenizers import tokenize1
+    exp = dict(english=tokenize1(ENGLISH), thai=thai_word_tokenizer()(THAI),
                batches=batch_layout(letters_stream(18), BS, SEQ_LEN))
     # the lesson's own words, literally, so a change in the tokenizer cannot silently move both sides
     check(exp['english'][:5] == ['xxbos', 'xxmaj', 'the', 'xxup', 'u.s'] and '1.00' in exp['english'],
