@@ -93,7 +93,9 @@ def prepare_root(tmp: Path) -> Path:
     root = tmp / 'root'
     root.mkdir()
     nb = json.loads(NOTEBOOK.read_text(encoding='utf-8'))
-    nb['cells'] = [c for c in nb['cells'] if not (c['cell_type'] == 'code' and 'nbdev_export' in ''.join(c['source']))]
+    # nbdev's export cell is left out, and so are empty code cells (JupyterLab never gives them an execution count)
+    nb['cells'] = [c for c in nb['cells'] if not (c['cell_type'] == 'code' and ('nbdev_export' in ''.join(c['source'])
+                                                                                or not ''.join(c['source']).strip()))]
     for c in nb['cells']:
         if c['cell_type'] == 'code': c['outputs'], c['execution_count'] = [], None
     (root / NOTEBOOK.name).write_text(json.dumps(nb), encoding='utf-8')
