@@ -11,7 +11,7 @@ __all__ = ['SPACE_TOK', 'TK_URL', 'thai_spec_tok', 'SPACE_MODES', 'thai_rules', 
            'classification_scores', 'label_ids', 'majority_baseline', 'ngrams', 'TfidfFeatures', 'nb_ratios',
            'nbsvm_predict', 'fit_nbsvm', 'tfidf_nbsvm_baseline', 'wisesight_tokens']
 
-# %% ../nbs/30_thai.ipynb #38c26a67
+# %% ../nbs/30_thai.ipynb #dcf02e72
 import json
 import re
 import warnings
@@ -28,7 +28,7 @@ from .data import URLs, untar_data
 from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, fix_html, lowercase, text_spec_tok
 from .tokenizers import SentencePieceTokenizer, ThaiTokenizer, Tokenizer, tokenize_texts
 
-# %% ../nbs/30_thai.ipynb #a7820bae
+# %% ../nbs/30_thai.ipynb #c2ce8b6a
 _re_invisible = re.compile('[\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]')
 _re_whitespace = re.compile(r'\s+')
 
@@ -36,14 +36,14 @@ def rm_useless_spaces_th(t: str) -> str:
     "Drop invisible format characters; make each run of whitespace (line breaks, tabs, NBSP...) one space; strip."
     return _re_whitespace.sub(' ', _re_invisible.sub('', t)).strip()
 
-# %% ../nbs/30_thai.ipynb #8f397e5b
+# %% ../nbs/30_thai.ipynb #112d630f
 _re_before_yamok = re.compile(r'\s+(?=ๆ)')
 
 def fix_mai_yamok(t: str) -> str:
     "Remove the spaces before each `ๆ`: `'พี่ ๆ ๆ'` -> `'พี่ๆๆ'` (a space there is spelling, not a boundary)."
     return _re_before_yamok.sub('', t)
 
-# %% ../nbs/30_thai.ipynb #91c22b16
+# %% ../nbs/30_thai.ipynb #fae3959f
 SPACE_TOK = '<_>'  # a space the writer typed, kept as a token
 TK_URL = 'xxurl'   # stands for a web address
 thai_spec_tok = text_spec_tok + [TK_URL]  # the special tokens of the Thai pipeline (`<_>` is an ordinary token)
@@ -52,14 +52,14 @@ def replace_space_tok(t: str) -> str:
     "Replace each space by `SPACE_TOK` (`<_>`); run it after whitespace is normalised."
     return t.replace(' ', SPACE_TOK)
 
-# %% ../nbs/30_thai.ipynb #9e33c6fe
+# %% ../nbs/30_thai.ipynb #28afb235
 _re_url = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 def replace_url(t: str) -> str:
     "Replace each web address (`http(s)://...`, `www....`, up to the first non-URL character) by ` xxurl `."
     return _re_url.sub(f' {TK_URL} ', t)
 
-# %% ../nbs/30_thai.ipynb #bd335f82
+# %% ../nbs/30_thai.ipynb #fdc91bb2
 _re_rep_th = re.compile(r'(ๆ)\1+'                # ๆ twice or more
                         r'|(?<!\d)(5)\2{2,}(?!\d)'  # laughter 555..., not part of a bigger number
                         r'|([^\s\d])\3{2,}')         # any other character (not a digit) three times or more
@@ -72,7 +72,7 @@ def replace_rep_after(t: str) -> str:
     "Replace a repeated character by the character and ` xxrep n ` after it, so Thai words stay whole."
     return _re_rep_th.sub(_rep_after, t)
 
-# %% ../nbs/30_thai.ipynb #f2a8ca75
+# %% ../nbs/30_thai.ipynb #f887e987
 _re_caps_th = re.compile(r'(?<![A-Za-z])([A-Z]{2,})(?![A-Za-z])')
 _re_maj_th = re.compile(r'(?<![A-Za-z])([A-Z][a-z]+)(?![A-Za-z])')
 
@@ -84,7 +84,7 @@ def replace_maj_th(t: str) -> str:
     "Replace a capitalised Latin word, even glued to Thai, by ` xxmaj ` and the word in lowercase."
     return _re_maj_th.sub(lambda m: f' {TK_MAJ} {m.group(1).lower()} ', t)
 
-# %% ../nbs/30_thai.ipynb #413d8393
+# %% ../nbs/30_thai.ipynb #5c339b81
 SPACE_MODES = ('keep', 'drop', 'token')  # spaces stay plain space tokens / are dropped / become `<_>`
 
 def _check_spaces(spaces: str) -> str:
@@ -99,7 +99,7 @@ def thai_text_rules(spaces: str = 'token') -> list[Callable[[str], str]]:
 
 thai_rules = thai_text_rules('token')
 
-# %% ../nbs/30_thai.ipynb #3ef87c41
+# %% ../nbs/30_thai.ipynb #50cfaa15
 _re_space_tok = re.compile(f'({re.escape(SPACE_TOK)})')
 
 def split_space_tok(toks: list[str]) -> list[str]:
@@ -110,7 +110,7 @@ def split_space_tok(toks: list[str]) -> list[str]:
         else: res.append(t)
     return res
 
-# %% ../nbs/30_thai.ipynb #5ef078bb
+# %% ../nbs/30_thai.ipynb #6365d060
 _EMOJI_BASE = '[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2300-\u23FF\u2600-\u27BF\u2B00-\u2BFF]'
 _EMOJI_MOD = '[\ufe0f\U0001F3FB-\U0001F3FF]*'  # variation selector, skin tones
 _re_emoji = re.compile(f'[\U0001F1E6-\U0001F1FF]{{2}}|{_EMOJI_BASE}{_EMOJI_MOD}(?:\u200d{_EMOJI_BASE}{_EMOJI_MOD})*')
@@ -123,7 +123,7 @@ def ungroup_emoji(toks: list[str]) -> list[str]:
         res.extend(emos if len(emos) > 1 and ''.join(emos) == t else [t])
     return res
 
-# %% ../nbs/30_thai.ipynb #b43c6f5c
+# %% ../nbs/30_thai.ipynb #b3b5cfe5
 WREP_MIN = 2  # a Thai word said twice in a row is already emphasis
 
 def _is_space_tok(t: str) -> bool: return t == SPACE_TOK or t.isspace()
@@ -143,7 +143,7 @@ def replace_wrep_post(toks: list[str]) -> list[str]:
 
 thai_post_rules = [split_space_tok, ungroup_emoji, replace_wrep_post]
 
-# %% ../nbs/30_thai.ipynb #296855ca
+# %% ../nbs/30_thai.ipynb #4a09f37d
 def thai_word_tokenizer(spaces: str = 'token',  # 'keep', 'drop' or 'token' (see `SPACE_MODES`)
                         engine: str = 'newmm',  # PyThaiNLP engine (offline ones only, see `check_thai_engine`)
                         post_rules: list[Callable] | None = None,  # token-list rules (default `thai_post_rules`)
@@ -153,7 +153,7 @@ def thai_word_tokenizer(spaces: str = 'token',  # 'keep', 'drop' or 'token' (see
     post = thai_post_rules if post_rules is None else post_rules
     return Tokenizer(ThaiTokenizer(engine, keep_spaces=spaces == 'keep', post_rules=post), rules)
 
-# %% ../nbs/30_thai.ipynb #12824c26
+# %% ../nbs/30_thai.ipynb #5138f3db
 WISESIGHT_SPLITS = ('train', 'valid', 'test')
 WISESIGHT_CLASSES = ('neg', 'neu', 'pos', 'q')  # sorted, as a category vocab would be
 
@@ -184,7 +184,7 @@ def load_wisesight(path: str | Path | None = None) -> pd.DataFrame:
     if bad: raise ValueError(f'unknown label(s) {bad} in {path}: expected {WISESIGHT_CLASSES}')
     return df
 
-# %% ../nbs/30_thai.ipynb #0054ab43
+# %% ../nbs/30_thai.ipynb #d3d42652
 class ThaiSubwordTokenizer(SentencePieceTokenizer):
     "SentencePiece for Thai text: `space_tok` (default `<_>`) is always one piece of its own."
     def __init__(self, space_tok: str | None = SPACE_TOK,  # kept whole wherever it appears; None: no space token
@@ -208,7 +208,7 @@ def thai_subword_tokenizer(texts: Sequence[str],  # texts to train SentencePiece
                               model_type=model_type)
     return Tokenizer(sp, thai_text_rules('token' if space_tok else 'keep')).setup(list(texts))
 
-# %% ../nbs/30_thai.ipynb #30747b36
+# %% ../nbs/30_thai.ipynb #325ed511
 def space_report(pieces: Iterable[list[str]], n_spaces: int) -> dict:
     "Of `n_spaces` spaces in the texts, how many came out as their own piece and how many glued to a piece."
     alone = glued = n_pieces = n_docs = 0
@@ -220,7 +220,7 @@ def space_report(pieces: Iterable[list[str]], n_spaces: int) -> dict:
     return dict(pieces_per_text=n_pieces / max(n_docs, 1), spaces=n_spaces, own_token=alone, glued=glued,
                 own_share=alone / max(n_spaces, 1))
 
-# %% ../nbs/30_thai.ipynb #b50fb821
+# %% ../nbs/30_thai.ipynb #369f2f32
 def confusion_matrix(preds, targs, n_classes: int) -> np.ndarray:
     "Counts of (true class, predicted class): `cm[t, p]`, shape `(n_classes, n_classes)`."
     preds, targs = np.asarray(preds).ravel(), np.asarray(targs).ravel()
@@ -243,7 +243,7 @@ def classification_scores(preds, targs, n_classes: int) -> dict:
     preds, targs = np.asarray(preds).ravel(), np.asarray(targs).ravel()
     return dict(accuracy=float((preds == targs).mean()), macro_f1=macro_f1(preds, targs, n_classes))
 
-# %% ../nbs/30_thai.ipynb #ee1942df
+# %% ../nbs/30_thai.ipynb #6800c283
 def label_ids(labels: Iterable[str], classes: Sequence[str] = WISESIGHT_CLASSES) -> np.ndarray:
     "Class indices of `labels` in `classes`."
     o2i = {c: i for i, c in enumerate(classes)}
@@ -255,7 +255,7 @@ def majority_baseline(train_y, test_y, n_classes: int) -> dict:
     majority = int(np.bincount(np.asarray(train_y), minlength=n_classes).argmax())
     return dict(model='majority', predicts=majority, **classification_scores(np.full(len(test_y), majority), test_y, n_classes))
 
-# %% ../nbs/30_thai.ipynb #f827f157
+# %% ../nbs/30_thai.ipynb #d5c68b73
 def ngrams(toks: Sequence[str], n_max: int = 2, drop: Iterable[str] = ('xxbos',)) -> list[str]:
     "Word n-grams of `toks` (1 to `n_max` tokens joined by spaces), after dropping the tokens in `drop`."
     drop = set(drop)
@@ -288,7 +288,7 @@ class TfidfFeatures:
         idx = torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1)
         return torch.sparse_coo_tensor(idx, w, (len(docs), len(self.vocab)), check_invariants=False).coalesce()
 
-# %% ../nbs/30_thai.ipynb #dbf72b2b
+# %% ../nbs/30_thai.ipynb #0c271021
 def nb_ratios(X: torch.Tensor, y: torch.Tensor, n_classes: int, alpha: float = 1.0) -> torch.Tensor:
     "Naive-Bayes log-count ratios of each class against the rest, shape `(n_classes, n_features)`."
     onehot = F.one_hot(y, n_classes).float()  # (n_docs, n_classes)
@@ -330,7 +330,7 @@ def fit_nbsvm(X: torch.Tensor,  # sparse (n_docs, n_features) training features
     opt.step(closure)
     return dict(r=r, w=w.clone(), b=b.clone(), C=C, nb=nb)
 
-# %% ../nbs/30_thai.ipynb #810ac19d
+# %% ../nbs/30_thai.ipynb #aa8bf103
 def tfidf_nbsvm_baseline(train_toks: Sequence[list[str]], train_y,  # training token lists and class indices
                          valid_toks: Sequence[list[str]], valid_y,  # for choosing C
                          test_toks: Sequence[list[str]], test_y,    # scored once, at the end
@@ -350,7 +350,7 @@ def tfidf_nbsvm_baseline(train_toks: Sequence[list[str]], train_y,  # training t
     return dict(model='TF-IDF + NBSVM' if nb else 'TF-IDF + LR', C=best, valid_macro_f1=valid[best],
                 n_features=len(feats.vocab), **classification_scores(preds, test_y, n_classes))
 
-# %% ../nbs/30_thai.ipynb #e82849a3
+# %% ../nbs/30_thai.ipynb #b05b0e57
 def wisesight_tokens(df: pd.DataFrame,  # `load_wisesight()` or rows of it
                      tkn: Tokenizer | None = None,  # default `thai_word_tokenizer()` (newmm words, `<_>` spaces)
                      n: dict | None = None,  # split -> keep only its first n rows (a quick slice)
