@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TokenizerExplorer', 'lesson_streams', 'batch_grid_html', 'BatchLayoutExplorer']
 
-# %% ../nbs/40_widgets.ipynb #46c8a593
+# %% ../nbs/40_widgets.ipynb #0ab03ef9
 import html
 import io
 import warnings
@@ -21,7 +21,7 @@ from .lm_data import batch_layout, letters_stream, plot_batch_layout
 from .thai import thai_subword_tokenizer, thai_word_tokenizer
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, show_tokens, token_view
 
-# %% ../nbs/40_widgets.ipynb #cecf5ebc
+# %% ../nbs/40_widgets.ipynb #4d386abb
 class TokenizerExplorer:
     "An ipywidgets view of `show_tokens`: a text box, a tokenizer choice, a vocab-size slider, the result."
     def __init__(self, text: str = 'The U.S. dollar $1 is $1.00.',
@@ -62,10 +62,6 @@ class TokenizerExplorer:
         if key not in self._toks: self._toks[key] = self._build(*key)
         return self._toks[key]
 
-    def base_tok(self):
-        "The base tokenizer the controls select."
-        return self.tokenizer().tok
-
     def vocab(self) -> list[str] | None:
         "The vocabulary of `corpus` under the selected tokenizer, or None."
         if not (self.show_ids.value and self.corpus): return None
@@ -90,7 +86,7 @@ class TokenizerExplorer:
 
     def _ipython_display_(self): display(self.widget)
 
-# %% ../nbs/40_widgets.ipynb #acb84ba5
+# %% ../nbs/40_widgets.ipynb #4f279a76
 def lesson_streams(n: int = 120) -> dict[str, list[str]]:
     "Token streams for the batch-layout explorer: A..R, then the first `n` tokens of HUMAN_NUMBERS and IMDb."
     streams = {'letters A..R': letters_stream(18), 'HUMAN_NUMBERS': hn_tokens()[:n]}
@@ -101,7 +97,7 @@ def lesson_streams(n: int = 120) -> dict[str, list[str]]:
     streams['IMDb sample'] = [t for toks in Tokenizer(SpacyTokenizer())(reviews) for t in toks][:n]
     return streams
 
-# %% ../nbs/40_widgets.ipynb #ce0a866b
+# %% ../nbs/40_widgets.ipynb #ed7591b6
 def batch_grid_html(batches: list) -> str:
     "HTML of `batch_layout`'s batches: one table per batch, `x` rows over `y` rows, cells tagged `x:b:r:c`."
     cmap, tables = matplotlib.colormaps['tab10'], []
@@ -117,7 +113,7 @@ def batch_grid_html(batches: list) -> str:
                       f'<caption>batch {b}</caption>{rows}</table>')
     return f'<div class="l8-grid" style="display:flex;flex-wrap:wrap;gap:14px">{"".join(tables)}</div>'
 
-# %% ../nbs/40_widgets.ipynb #a5d2629b
+# %% ../nbs/40_widgets.ipynb #0bdb4032
 class BatchLayoutExplorer:
     "An ipywidgets view of `plot_batch_layout` and `batch_grid_html`: `bs`/`seq_len` sliders, a stream choice."
     def __init__(self, streams: dict[str, Sequence[str]] | None = None,  # name -> tokens; default `lesson_streams()`
