@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['FASTAI_CHECKS', 'DATASET_NAMES', 'ARCHIVE_SUFFIXES', 'STAMP', 'MIB', 'ENV_DATA', 'ENV_CACHE', 'LEFTOVER_AGE',
            'IMDB_SAMPLE_COLUMNS', 'HUMAN_NUMBERS_SPLITS', 'URLs', 'size_md5', 'sha256_file', 'dataset_name', 'data_dir',
-           'cache_dir', 'ChecksumError', 'read_sha256sums', 'atomic_write', 'download_url', 'extract_archive',
-           'untar_data', 'get_text_files', 'load_imdb_sample', 'number_to_words', 'human_numbers']
+           'cache_dir', 'ChecksumError', 'read_sha256sums', 'atomic_write', 'load_state', 'download_url',
+           'extract_archive', 'untar_data', 'get_text_files', 'load_imdb_sample', 'number_to_words', 'human_numbers']
 
 # %% ../nbs/00_data.ipynb #71cef38d
 import hashlib
@@ -27,6 +27,7 @@ from typing import Callable
 from uuid import uuid4
 
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 # %% ../nbs/00_data.ipynb #b097c5cd
@@ -138,6 +139,33 @@ def atomic_write(path:str|Path, mode:str='wb'):
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
+
+# %% ../nbs/00_data.ipynb #397f509c
+def _first_nonfinite(obj, key:str='') -> str|None:
+    "The key of the first floating tensor in `obj` (nested dicts/lists) with a NaN or infinite value."
+    if isinstance(obj, torch.Tensor):
+        return key if obj.is_floating_point() and not bool(torch.isfinite(obj).all()) else None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    return next((k for k in (_first_nonfinite(v, f'{key}.{k}' if key else str(k)) for k, v in items) if k), None)
+
+def load_state(file:str|Path, # a file written by `torch.save`: a checkpoint, encoder or weights
+               map_location:str|torch.device='cpu', # where its tensors land
+               what:str='a checkpoint', # what the file should be, for the error messages
+              ) -> dict:
+    "`torch.load` a dict of tensors with `weights_only=True`; a missing, damaged, non-dict or non-finite file is refused."
+    file = Path(file)
+    if not file.is_file(): raise FileNotFoundError(f'{file} does not exist (or is not a file): expected {what}')
+    try: state = torch.load(file, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise ValueError(f'{file} is not {what} that torch.load can read safely ({type(e).__name__}: '
+                         f'{str(e).splitlines()[0] if str(e) else "no detail"}): it is damaged, truncated or '
+                         'another kind of file') from e
+    if not isinstance(state, dict):
+        raise TypeError(f'{file} holds a {type(state).__name__}, not {what} (a dict of tensors)')
+    if (bad := _first_nonfinite(state)) is not None:
+        raise ValueError(f'{file}: {bad!r} holds NaN or infinite values: the model that wrote {what} had diverged; '
+                         'use an earlier checkpoint or train again')
+    return state
 
 # %% ../nbs/00_data.ipynb #fbc65a52
 def download_url(url:str, # address to fetch (http(s):// or file://)
