@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import atomic_write
+from .data import atomic_write, load_state
+from .numericalize import check_tokens
 
 # %% auto #0
 __all__ = ['awd_lstm_lm_config', 'awd_lstm_clas_config', 'dropout_mask', 'RNNDropout', 'EmbeddingDropout', 'WeightDropout',
@@ -217,10 +218,21 @@ class _NoClassUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a vocab file must be a plain list of str")
 
 def load_vocab(path:str|Path) -> list[str]:
-    "Read a pickled vocab (a list of str) without running any code from the file."
-    with open(path, 'rb') as f: vocab = _NoClassUnpickler(f).load()
-    if not isinstance(vocab, list) or not all(isinstance(o, str) for o in vocab):
+    "Read a pickled vocab (a list of str) without running any code from the file; a bad file is refused, naming it."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"{path} does not exist (or is not a file): expected a pickled vocab")
+    try:
+        with open(path, 'rb') as f: vocab = _NoClassUnpickler(f).load()
+    except Exception as e:  # empty, truncated, random bytes, or a pickle that needs a class: all refused the same way
+        raise ValueError(f"{path} is not a readable vocab pickle ({type(e).__name__}: {str(e) or 'no detail'}): it is empty, "
+                         "truncated or another kind of file; expected a pickled list of str (fastai's itos .pkl)") from e
+    if not isinstance(vocab, list):
         raise ValueError(f"{path}: expected a pickled list of str, got {type(vocab).__name__}")
+    bad = next((i for i, o in enumerate(vocab) if not isinstance(o, str)), None)
+    if bad is not None:
+        raise ValueError(f"{path}: expected a pickled list of str, but entry {bad} is "
+                         f"{type(vocab[bad]).__name__} {vocab[bad]!r:.40}")
+    if not vocab: raise ValueError(f"{path}: the vocab is an empty list")
     return vocab
 
 def match_embeds(wgts:dict, old_vocab:Sequence[str], new_vocab:Sequence[str]) -> dict:
@@ -248,6 +260,21 @@ def _check_state_dict(model:nn.Module, wgts:dict, src:str):
             raise ValueError(f"{src}: {k!r} has shape {tuple(wgts[k].shape)} in the file but {tuple(v.shape)} in the "
                              "model: build the model with the file's config (emb_sz, n_hid, vocab size)")
 
+def _fastai_state(wgts_path:str|Path) -> dict[str, Tensor]:
+    "The tensors of a fastai LM weights file (or `Learner.save` checkpoint) without the redundant dropped copies, checked."
+    wgts = load_state(wgts_path, what='fastai AWD-LSTM weights')   # refuses missing, damaged, non-dict, NaN files
+    if 'model' in wgts and isinstance(wgts['model'], dict): wgts = wgts['model']    # a Learner.save checkpoint
+    if (k := next((k for k, v in wgts.items() if not isinstance(v, Tensor)), None)) is not None:
+        raise ValueError(f"{wgts_path}: {k!r} is not a tensor (got {type(wgts[k]).__name__}): expected a model state_dict")
+    emb = wgts.get('0.encoder.weight')
+    if emb is None or emb.dim() != 2:
+        raise ValueError(f"{wgts_path} has no 2-D '0.encoder.weight' ({len(wgts)} keys, e.g. {list(wgts)[:3]}): expected "
+                         "the state_dict of a fastai AWD-LSTM language model")
+    if (b := wgts.get('1.decoder.bias')) is not None and tuple(b.shape) != (len(emb),):
+        raise ValueError(f"{wgts_path}: '1.decoder.bias' has shape {tuple(b.shape)} but there are {len(emb)} embedding rows")
+    return {k: v for k, v in wgts.items()                                           # drop the redundant dropped copies
+            if not (k.endswith('.module.weight_hh_l0') and k.replace('.module.weight_hh_l0', '.weight_hh_l0_raw') in wgts)}
+
 def load_fastai_weights(
     model:SequentialRNN, # a `get_language_model` model sized like the file (vocab: `new_vocab` or the file's)
     wgts_path:str|Path, # fastai-format state dict (.pth)
@@ -255,16 +282,12 @@ def load_fastai_weights(
     new_vocab:Sequence[str]|None=None, # our vocab: rows are re-ordered to it (unknown tokens: mean row)
 ) -> SequentialRNN:
     "Load fastai AWD-LSTM LM weights (and vocab) into `model`, optionally remapped to `new_vocab`; returns `model`."
-    wgts = torch.load(wgts_path, map_location='cpu', weights_only=True)
-    if 'model' in wgts and isinstance(wgts['model'], dict): wgts = wgts['model']    # a Learner.save checkpoint
-    wgts = {k: v for k, v in wgts.items()                                           # drop the redundant dropped copies
-            if not (k.endswith('.module.weight_hh_l0') and k.replace('.module.weight_hh_l0', '.weight_hh_l0_raw') in wgts)}
+    wgts = _fastai_state(wgts_path)
     old_vocab = load_vocab(vocab_path)
-    n_emb = wgts['0.encoder.weight'].shape[0] if '0.encoder.weight' in wgts else None
-    if n_emb is not None and n_emb != len(old_vocab):
+    if (n_emb := len(wgts['0.encoder.weight'])) != len(old_vocab):
         raise ValueError(f"{wgts_path} has {n_emb} embedding rows but {vocab_path} has {len(old_vocab)} tokens: "
                          "they do not belong together")
-    if new_vocab is not None: wgts = match_embeds(wgts, old_vocab, list(new_vocab))
+    if new_vocab is not None: wgts = match_embeds(wgts, old_vocab, list(check_tokens(new_vocab, 'new_vocab')))
     _check_state_dict(model, wgts, str(wgts_path))
     model.load_state_dict(wgts)
     model.reset()

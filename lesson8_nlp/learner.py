@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .data import atomic_write
+from .data import atomic_write, load_state
 
 # %% auto #0
 __all__ = ['perplexity', 'EVENTS', 'SuggestedLRs', 'set_seed', 'default_device', 'to_device', 'DataLoaders', 'accuracy',
@@ -630,8 +630,8 @@ def load_model(
 ) -> None:
     "Load a `save_model` checkpoint into `model` (and `opt` when given and saved), on the model's device."
     p = next(model.parameters(), None)
-    state = torch.load(file, map_location=p.device if p is not None else 'cpu', weights_only=True)
-    has_opt = isinstance(state, dict) and set(state) == {'model', 'opt'}
+    state = load_state(file, map_location=p.device if p is not None else 'cpu', what='a save_model checkpoint')
+    has_opt = set(state) == {'model', 'opt'}
     model.load_state_dict(state['model'] if has_opt else state, strict=strict)
     if opt is None: return
     if has_opt: opt.load_state_dict(state['opt'])

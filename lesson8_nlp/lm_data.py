@@ -6,7 +6,6 @@
 __all__ = ['LMLayout', 'lm_layout', 'letters_stream', 'batch_layout', 'plot_batch_layout', 'make_stream', 'LMDataLoader']
 
 # %% ../nbs/04_lm_data.ipynb #98c7915a
-import operator
 from typing import Iterator, NamedTuple, Sequence
 
 import torch
@@ -14,6 +13,8 @@ import matplotlib
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+
+from .numericalize import check_int
 
 # %% ../nbs/04_lm_data.ipynb #9b1b5337
 class LMLayout(NamedTuple):
@@ -26,19 +27,12 @@ class LMLayout(NamedTuple):
     last_len: int   # columns of the last batch (1..seq_len)
     n_dropped: int  # tokens at the end of the stream never read, as input or target (< bs)
 
-def _positive_int(v, name: str) -> int:
-    "`v` as an `int`, or an error naming `name` when it is not an integer >= 1."
-    try: i = operator.index(v)
-    except TypeError: raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}") from None
-    if i < 1: raise ValueError(f"{name} must be at least 1, got {i}")
-    return i
-
 def lm_layout(n_tokens: int, # length of the token stream
               bs: int,       # number of rows (sequences read in parallel)
               seq_len: int,  # columns (tokens) per batch
              ) -> LMLayout:
     "Check the sizes and compute fastai's batch layout for a stream of `n_tokens` tokens."
-    bs, seq_len = _positive_int(bs, 'bs'), _positive_int(seq_len, 'seq_len')
+    bs, seq_len = check_int(bs, 'bs'), check_int(seq_len, 'seq_len')
     if n_tokens < 1: raise ValueError("the corpus is empty (0 tokens): pass at least one non-empty document")
     if n_tokens < bs + 1:
         raise ValueError(f"the corpus is too short: {n_tokens} tokens, but bs={bs} needs at least bs+1="
@@ -128,14 +122,31 @@ def _as_doc(d, i: int) -> torch.Tensor:
                          "token ids (wrap a single stream in a list: [stream])")
     raise TypeError(f"document {i} has dtype {d.dtype}: token ids must be integers (numericalize the text first)")
 
-def make_stream(items: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
-    "Concatenate numericalized documents into one `int64` stream; also return the documents' lengths."
+def _check_ids(stream: torch.Tensor, lens: torch.Tensor, vocab_sz: int | None):
+    "Raise naming the document and position of the first id that is negative, or `>= vocab_sz` when it is known."
+    lo, hi = (int(v) for v in torch.aminmax(stream))
+    if lo >= 0 and (vocab_sz is None or hi < vocab_sz): return
+    bad = (stream < 0) if vocab_sz is None else (stream < 0) | (stream >= vocab_sz)   # (n_tokens,)
+    k = int(bad.nonzero()[0, 0])                                   # the first bad token in the stream
+    ends = lens.cumsum(0)                                          # (n_docs,) where each document ends
+    doc = int(torch.searchsorted(ends, torch.tensor(k, device=ends.device), right=True))
+    want = '>= 0' if vocab_sz is None else f'in 0..{vocab_sz - 1} (vocab_sz={vocab_sz})'
+    raise ValueError(f"document {doc}, position {k - int(ends[doc] - lens[doc])} holds token id {int(stream[k])}: "
+                     f"ids must be {want}; numericalize the text with the model's vocab")
+
+def make_stream(items: Sequence,             # numericalized documents
+                vocab_sz: int | None = None, # when given, every id must be below it
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Concatenate numericalized documents into one `int64` stream (ids checked); also return the documents' lengths."
+    if vocab_sz is not None: vocab_sz = check_int(vocab_sz, 'vocab_sz')
     docs = [_as_doc(d, i) for i, d in enumerate(items)]
     lens = torch.tensor([len(t) for t in docs], dtype=torch.long)  # (n_docs,)
     if not len(lens) or lens.sum() == 0:
         raise ValueError("the corpus is empty (no tokens): pass a list of numericalized documents")
     stream = torch.empty(int(lens.sum()), dtype=torch.long, device=docs[0].device)
-    return torch.cat(docs, out=stream), lens                      # (n_tokens,), (n_docs,)
+    torch.cat(docs, out=stream)                                    # (n_tokens,)
+    _check_ids(stream, lens, vocab_sz)
+    return stream, lens                                            # (n_tokens,), (n_docs,)
 
 # %% ../nbs/04_lm_data.ipynb #1c28cf3c
 class LMDataLoader:
@@ -145,9 +156,12 @@ class LMDataLoader:
                  seq_len: int = 72,       # tokens per row per batch
                  shuffle: bool = False,   # shuffle the documents' order at the start of every epoch
                  device=None,             # move each batch to this device (e.g. the model's)
+                 vocab_sz: int | None = None, # when given, every id must be below it (else only >= 0)
                 ):
-        bs, seq_len = _positive_int(bs, 'bs'), _positive_int(seq_len, 'seq_len')
-        self.stream, self.lens = make_stream(items)   # (n_tokens,), (n_docs,)
+        bs, seq_len = check_int(bs, 'bs'), check_int(seq_len, 'seq_len')
+        if not isinstance(shuffle, bool):
+            raise TypeError(f"shuffle must be True or False, got {type(shuffle).__name__} {shuffle!r:.20}")
+        self.stream, self.lens = make_stream(items, vocab_sz)   # (n_tokens,), (n_docs,)
         self.layout = lm_layout(len(self.stream), bs, seq_len)
         self.bs, self.seq_len, self.shuffle, self.device = bs, seq_len, shuffle, device
         self.bl, self.n_batches, self.last_len = self.layout.row_len, self.layout.n_batches, self.layout.last_len

@@ -18,10 +18,10 @@ UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ = (
 text_spec_tok = [UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ]  # fastai's default order
 
 # %% ../nbs/01_text_rules.ipynb #5d3111c4
-def check_text(t) -> str:
-    "Return `t` if it is a `str`, else raise a `TypeError` naming what was passed."
+def check_text(t, name: str = '') -> str:
+    "Return `t` if it is a `str`, else raise a `TypeError` naming what was passed (and `name`, where it came from)."
     if not isinstance(t, str):
-        raise TypeError(f'expected a text (str), got {type(t).__name__}: {t!r:.60}')
+        raise TypeError(f'{name + ": " if name else ""}expected a text (str), got {type(t).__name__}: {t!r:.60}')
     return t
 
 # %% ../nbs/01_text_rules.ipynb #80d1fcd0
@@ -104,17 +104,30 @@ def apply_rules(t: str, rules: Iterable[Callable[[str], str]] | None = None) -> 
     return t
 
 # %% ../nbs/01_text_rules.ipynb #d5c6aa28
-def decode_spec_tokens(tokens: list[str]) -> list[str]:
-    "Undo `xxmaj`, `xxup`, `xxrep` and `xxwrep` in a list of tokens."
+def _undo_case(tokens: list[str]) -> list[str]:
+    "Undo `xxmaj w` -> `W` and `xxup w` -> `W...`; a marker at the very end is dropped."
     out, i = [], 0
     while i < len(tokens):
         t = tokens[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if t in (TK_MAJ, TK_UP) and nxt is not None:
-            out.append(nxt[:1].upper() + nxt[1:].lower() if t == TK_MAJ else nxt.upper()); i += 2
-        elif t in (TK_REP, TK_WREP) and nxt is not None and nxt.isdigit() and i + 2 < len(tokens):
-            n, what = int(nxt), tokens[i + 2]
-            out.extend([what * n] if t == TK_REP else [what] * n); i += 3
-        elif t in (TK_MAJ, TK_UP, TK_REP, TK_WREP): i += 1  # a marker that cannot be undone
-        else: out.append(t); i += 1
+        if t not in (TK_MAJ, TK_UP): out.append(t); i += 1; continue
+        if i + 1 < len(tokens):
+            w = tokens[i + 1]
+            out.append(w[:1].upper() + w[1:].lower() if t == TK_MAJ else w.upper())
+        i += 2
     return out
+
+def _undo_reps(tokens: list[str]) -> list[str]:
+    "Undo `xxrep n c` -> `ccc` and `xxwrep n w` -> `w w w`; a marker without an ASCII count is dropped."
+    out, i = [], 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t not in (TK_REP, TK_WREP): out.append(t); i += 1; continue
+        n = tokens[i + 1] if i + 2 < len(tokens) else ''
+        if n.isascii() and n.isdigit():
+            out.extend([tokens[i + 2] * int(n)] if t == TK_REP else [tokens[i + 2]] * int(n)); i += 3
+        else: i += 1
+    return out
+
+def decode_spec_tokens(tokens: list[str]) -> list[str]:
+    "Undo `xxmaj`/`xxup`, then `xxrep`/`xxwrep` (the reverse of the order the rules add them)."
+    return _undo_reps(_undo_case(list(tokens)))

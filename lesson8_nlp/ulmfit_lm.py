@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .awd_lstm import awd_lstm_lm_split, get_language_model, load_fastai_weights
-from .data import atomic_write
+from .data import atomic_write, load_state
 from .learner import DataLoaders, Learner, accuracy, cross_entropy_flat, perplexity, rnn_cbs
 from .lm_data import LMDataLoader
-from .numericalize import Numericalize, make_vocab
+from .numericalize import Numericalize, check_tokens, check_vocab_args, make_vocab
 from .text_rules import BOS, UNK
 from .tokenizers import SpacyTokenizer, TokenizedCorpus, Tokenizer
 
@@ -41,15 +41,26 @@ def doc_index(corpus:TokenizedCorpus) -> np.ndarray:
     "For each token of `corpus.ids`, the document it belongs to."
     return np.repeat(np.arange(len(corpus)), corpus.lengths)       # (n_tokens,)
 
+def _check_idxs(idxs:Sequence[int], n:int) -> np.ndarray:
+    "`idxs` as an int array if every index is a document of a corpus of `n` (a negative one would count from the end)."
+    a = np.asarray(idxs)
+    if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+        raise TypeError(f"idxs must be a 1-D sequence of document indices (ints), got {a.dtype} of shape {a.shape}")
+    if a.size and not (0 <= a.min() and a.max() < n):
+        k = int(np.flatnonzero((a < 0) | (a >= n))[0])
+        raise ValueError(f"idxs[{k}] is {a[k]}, but the corpus has {n} documents (0..{n - 1})")
+    return a.astype(np.int64)
+
 def corpus_vocab(corpus:TokenizedCorpus, # the tokenized documents
                  idxs:Sequence[int]|None=None, # count these documents only (default: all)
                  min_freq:int=3, # keep tokens seen at least this often
                  max_vocab:int=60000, # at most this many tokens
                 ) -> list[str]:
     "The `Numericalize` vocabulary of the documents `idxs` of `corpus`."
+    min_freq, max_vocab, _ = check_vocab_args(min_freq, max_vocab)     # before any counting
     ids = corpus.ids
     if idxs is not None:
-        keep = np.zeros(len(corpus), bool); keep[np.asarray(idxs, dtype=np.int64)] = True
+        keep = np.zeros(len(corpus), bool); keep[_check_idxs(idxs, len(corpus))] = True
         ids = ids[keep[doc_index(corpus)]]
     counts = np.bincount(ids, minlength=len(corpus.vocab))          # (len(corpus.vocab),)
     return make_vocab(Counter({t: int(c) for t, c in zip(corpus.vocab, counts) if c}), min_freq, max_vocab)
@@ -61,7 +72,8 @@ def numericalize_corpus(corpus:TokenizedCorpus, # the tokenized documents
                         backwards:bool=False, # reverse every document
                        ) -> list[Tensor]:
     "The documents of `corpus` as 1-D `LongTensor`s of ids in `vocab`."
-    o2i = Numericalize(list(vocab)).o2i
+    o2i = Numericalize(vocab).o2i                                    # checks the vocab: a list of str
+    if idxs is not None: idxs = _check_idxs(idxs, len(corpus)).tolist()
     lookup = torch.tensor([o2i.get(t, 0) for t in corpus.vocab], dtype=torch.long)  # corpus id -> vocab id
     ids = lookup[torch.from_numpy(corpus.ids.astype(np.int64))]                      # (n_tokens,)
     docs = ids.split(corpus.lengths.tolist())
@@ -76,8 +88,9 @@ def lm_dataloaders(train_docs:Sequence[Tensor], # numericalized training documen
                    seq_len:int=72, # tokens per row per batch
                    device=None, # where to train (default: `default_device()`)
                   ) -> DataLoaders:
-    "Shuffled training and ordered validation `LMDataLoader`s, with `vocab` attached as `dls.vocab`."
-    dls = DataLoaders(LMDataLoader(train_docs, bs, seq_len, shuffle=True), LMDataLoader(valid_docs, bs, seq_len), device)
+    "Shuffled training and ordered validation `LMDataLoader`s (ids checked against `vocab`), with `vocab` as `dls.vocab`."
+    lm_dl = lambda docs, shuffle: LMDataLoader(docs, bs, seq_len, shuffle=shuffle, vocab_sz=len(vocab))  # ids checked
+    dls = DataLoaders(lm_dl(train_docs, True), lm_dl(valid_docs, False), device)
     dls.vocab = list(vocab)
     return dls
 
@@ -90,20 +103,24 @@ def save_encoder(encoder:nn.Module, vocab:Sequence[str], file:str|Path) -> Path:
 
 def load_encoder(encoder:nn.Module, vocab:Sequence[str], file:str|Path) -> nn.Module:
     "Load a `save_encoder` file into `encoder`, checking it was trained on `vocab` and has the same shapes."
-    state = torch.load(file, map_location='cpu', weights_only=True)
-    if not (isinstance(state, dict) and {'encoder', 'vocab'} <= set(state)):
-        raise ValueError(f"{file} is not an encoder file written by save_encoder")
-    theirs = state['vocab']
+    state = load_state(file, what='an encoder file')     # refuses missing, damaged, non-dict and NaN files
+    if not ({'encoder', 'vocab'} <= set(state) and isinstance(state['encoder'], dict)):
+        raise ValueError(f"{file} is not an encoder file written by save_encoder (it holds the keys {list(state)[:5]})")
+    theirs = check_tokens(state['vocab'], f"the vocab in {file}")
     if list(theirs) != list(vocab):
         detail = 'with other tokens' if len(theirs) == len(vocab) else ''
         raise ValueError(f"{file} was trained on a vocab of {len(theirs)} tokens {detail}but this model's vocab has "
                          f"{len(vocab)}: build the data with the language model's vocab".replace('  ', ' '))
-    want = encoder.state_dict()
-    for k, v in state['encoder'].items():
+    want, got = encoder.state_dict(), state['encoder']
+    if missing := [k for k in want if k not in got]:
+        raise ValueError(f"{file} lacks the encoder weights {missing[:3]}{'...' if len(missing) > 3 else ''}: "
+                         "another architecture?")
+    for k, v in got.items():
+        if not isinstance(v, Tensor): raise ValueError(f"{file}: {k!r} is not a tensor (got {type(v).__name__})")
         if k not in want or tuple(want[k].shape) != tuple(v.shape):
             raise ValueError(f"{file}: {k!r} {tuple(v.shape)} does not fit this encoder "
                              f"({tuple(want[k].shape) if k in want else 'no such weight'}): another architecture?")
-    encoder.load_state_dict(state['encoder'])
+    encoder.load_state_dict(got)
     return encoder
 
 # %% ../nbs/20_ulmfit_lm.ipynb #5035983a
