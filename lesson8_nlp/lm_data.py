@@ -14,7 +14,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .numericalize import check_int
+from .text_rules import check_int
 
 # %% ../nbs/04_lm_data.ipynb #9b1b5337
 class LMLayout(NamedTuple):

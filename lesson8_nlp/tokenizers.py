@@ -41,7 +41,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .data import atomic_write, get_text_files
-from .text_rules import (FLD, apply_rules, check_text, decode_spec_tokens, text_proc_rules,
+from .text_rules import (FLD, apply_rules, check_int, check_text, decode_spec_tokens, text_proc_rules,
                                     text_spec_tok)
 
 # %% ../nbs/02_tokenizers.ipynb #7f2f2f7d
@@ -84,14 +84,6 @@ def _pkg_version(name: str) -> str:
     try: return version(name)
     except PackageNotFoundError: return 'unknown'
 
-def _check_int(value, name: str, minimum: int, none_means: str = '', why: str = ''):
-    "`value` if it is an int >= `minimum` (or None, when `none_means` says what None does); else a `ValueError`."
-    if value is None and none_means: return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        alt = f', or None ({none_means})' if none_means else ''
-        raise ValueError(f'{name} must be an int >= {minimum}{why}{alt}; got {value!r} ({type(value).__name__})')
-    return int(value)
-
 class SpacyTokenizer:
     "spaCy's rule-based word tokenizer for `lang` (blank pipeline, no model download), keeping `special_toks` whole."
     def __init__(self,
@@ -99,7 +91,7 @@ class SpacyTokenizer:
                  special_toks: list[str] | None = None,  # tokens never split (default `text_spec_tok`)
                  buf_sz: int = 5000):  # texts per batch given to spaCy
         if not isinstance(lang, str) or not lang: raise ValueError(f'lang must be a spaCy language code such as "en", got {lang!r}')
-        self.lang, self.buf_sz = lang, _check_int(buf_sz, 'buf_sz', 1)
+        self.lang, self.buf_sz = lang, check_int(buf_sz, 'buf_sz', 1)
         self.special_toks = check_texts(text_spec_tok if special_toks is None else special_toks, 'special_toks')
         self._nlp = None
 
@@ -766,8 +758,8 @@ def _check_cache_dir(cache_dir) -> None:
 
 def _check_run(n_workers, chunksize, cache_dir, progress) -> None:
     "Refuse bad settings of the `tokenize_*` functions, naming the argument, before any work is done."
-    _check_int(n_workers, 'n_workers', 0, 'one worker per CPU; 0 tokenizes in this process')
-    _check_int(chunksize, 'chunksize', 1, 'chosen from the number of documents')
+    check_int(n_workers, 'n_workers', 0, none_means='one worker per CPU; 0 tokenizes in this process')
+    check_int(chunksize, 'chunksize', 1, none_means='chosen from the number of documents')
     if not isinstance(progress, bool): raise ValueError(f'progress must be True or False, got {progress!r}')
     _check_cache_dir(cache_dir)
 
@@ -892,8 +884,8 @@ class SentencePieceTokenizer:
                  cache_dir: str | Path | None = None):  # folder to keep trained models in; None: keep none
         self.special_toks = check_texts(text_spec_tok if special_toks is None else special_toks, 'special_toks')
         n_min, why = len(self.special_toks) + 2, f' (its {len(self.special_toks)} special tokens, xxunk and a piece)'
-        self.vocab_sz = _check_int(vocab_sz, 'vocab_sz', n_min, 'chosen from the texts', why)
-        self.max_vocab_sz = _check_int(max_vocab_sz, 'max_vocab_sz', n_min, why=why)
+        self.vocab_sz = check_int(vocab_sz, 'vocab_sz', n_min, why, 'chosen from the texts')
+        self.max_vocab_sz = check_int(max_vocab_sz, 'max_vocab_sz', n_min, why=why)
         if model_type not in _SP_MODEL_TYPES: raise ValueError(f'model_type must be one of {_SP_MODEL_TYPES}, got {model_type!r}')
         if char_coverage is not None and (isinstance(char_coverage, bool) or not isinstance(char_coverage, numbers.Real)
                                           or not 0 < char_coverage <= 1):

@@ -14,7 +14,8 @@ import torch
 
 from .data import URLs, atomic_write, cache_dir, load_imdb_sample, load_state, untar_data
 from .learner import Callback, set_seed
-from .numericalize import check_int, check_vocab_args
+from .numericalize import check_vocab_args
+from .text_rules import check_int
 from .thai import macro_f1
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, tokenize_folder, tokenize_texts
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
