@@ -3,7 +3,7 @@
 
 Run it in a separate venv that has fastai (never a dependency of lesson8_nlp), e.g.
 
-    python -m venv /tmp/fastai-bench && . /tmp/fastai-bench/bin/activate
+    python -m venv bench/.venv-fastai && . bench/.venv-fastai/bin/activate
     pip install torch==2.13.0 && pip install --no-deps fastai==2.8.12 \
         && pip install fastcore fastprogress fasttransform plum-dispatch spacy pandas pillow scikit-learn \
                        scipy matplotlib requests packaging pyyaml cloudpickle fastdownload

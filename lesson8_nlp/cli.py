@@ -88,15 +88,16 @@ def cmd_ulmfit(args: argparse.Namespace) -> int:
     import torch
     from lesson8_nlp.ulmfit import RunConfigError, run_ulmfit
     if args.threads: torch.set_num_threads(args.threads)
-    try: rep = run_ulmfit(args.data, args.preset, args.direction, args.device, args.tok, args.pretrained, args.out,
-                          args.until, args.seed, overrides=dict(args.set or []))
+    try: rep = run_ulmfit(args.data, args.preset, args.direction, args.device, args.tok, pretrained=args.pretrained,
+                          pretrained_bwd=args.pretrained_bwd, out=args.out, until=args.until, seed=args.seed,
+                          overrides=dict(args.set or []))
     except RunConfigError as e:
         sys.stderr.write(error_line('lesson8 ulmfit', str(e)))
         return 2
     print(f"vocab {rep['vocab_size']:,} tokens; {rep['documents']:,} documents, {rep['tokens']:,} tokens; device {rep['device']}")
     for name, info in rep['stages'].items():
-        print(f"  {name:<12} " + '  '.join(f'{k} {v}' for k, v in info.items() if k != 'generated'))
-        if info.get('generated'): print(f"  {'':<12} generated: {info['generated']}")
+        print(f"  {name:<14} " + '  '.join(f'{k} {v}' for k, v in info.items() if k != 'generated'))
+        if info.get('generated'): print(f"  {'':<14} generated: {info['generated']}")
     print('test accuracy: ' + ', '.join(f'{k} {v:.4f}' for k, v in rep['test_accuracy'].items()))
     print('test macro-F1: ' + ', '.join(f'{k} {v:.4f}' for k, v in rep['test_macro_f1'].items()))
     print(f"stages took {rep['total_stage_wall_s']:.0f}s in all; report: {Path(args.out or f'runs/ulmfit_{args.data}_{args.preset}')/'report.json'}")
@@ -126,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--direction', choices=['fwd', 'bwd', 'both'], default='fwd', help="both: also the ensemble")
     u.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
     u.add_argument('--tok', choices=['word', 'subword'], default='word', help='spaCy words or SentencePiece subwords')
-    u.add_argument('--pretrained', default=None, help="fastai-format LM weights: a folder with a .pth and a .pkl")
+    u.add_argument('--pretrained', default=None, help="'wt103' (fastai's WikiText-103 models, each direction its own) or "
+                   "a folder of forward weights in fastai's format (a .pth and a .pkl)")
+    u.add_argument('--pretrained-bwd', default=None, metavar='DIR',
+                   help='with --pretrained DIR: the folder of backward weights (needed for --direction bwd or both)')
     u.add_argument('--out', default=None, help='run folder (default runs/ulmfit_<data>_<preset>); re-run to resume')
     u.add_argument('--until', default=None, help='stop after this stage, e.g. lm_fwd')
     u.add_argument('--seed', type=_int_arg(0), default=42, help='random seed')

@@ -4,10 +4,10 @@
 
 # %% ../nbs/05_learner.ipynb #132ff82d
 from __future__ import annotations
-import copy, math, numbers, random, re, time, warnings
+import copy, functools, math, numbers, random, re, time, warnings
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,14 +20,15 @@ from tqdm.auto import tqdm
 from .data import atomic_write, load_state
 
 # %% auto #0
-__all__ = ['perplexity', 'EVENTS', 'SuggestedLRs', 'set_seed', 'default_device', 'to_device', 'DataLoaders', 'accuracy',
-           'cross_entropy_flat', 'camel2snake', 'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'Perplexity',
-           'mk_metric', 'Adam', 'AdamW', 'one_param_group', 'even_mults', 'group_lrs', 'set_hyper', 'get_hyper',
-           'CancelFitException', 'CancelEpochException', 'CancelTrainException', 'CancelValidException',
+__all__ = ['perplexity', 'EVENTS', 'SuggestedLRs', 'BF16_CPU_FLAGS', 'set_seed', 'default_device', 'to_device', 'DataLoaders',
+           'accuracy', 'cross_entropy_flat', 'camel2snake', 'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss',
+           'Perplexity', 'mk_metric', 'Adam', 'AdamW', 'one_param_group', 'even_mults', 'group_lrs', 'set_hyper',
+           'get_hyper', 'CancelFitException', 'CancelEpochException', 'CancelTrainException', 'CancelValidException',
            'CancelBatchException', 'Callback', 'check_targets', 'BasicLearner', 'format_time', 'Recorder',
            'ProgressCallback', 'sched_cos', 'combined_cos', 'ParamScheduler', 'valley', 'steep', 'LRFinder',
            'save_model', 'load_model', 'Learner', 'ModelResetter', 'RNNCallback', 'RNNRegularizer', 'rnn_cbs',
-           'GradientClip', 'leaf_modules_with_params', 'ActivationStats', 'plot_layer_stats', 'color_dim']
+           'GradientClip', 'cpu_flags', 'bf16_supported', 'MixedPrecision', 'leaf_modules_with_params',
+           'ActivationStats', 'plot_layer_stats', 'color_dim']
 
 # %% ../nbs/05_learner.ipynb #bc376321
 def set_seed(seed:int, deterministic:bool=False) -> None:
@@ -702,6 +703,10 @@ class Learner(BasicLearner):
     def unfreeze(self):
         "Train every parameter group."
         self.freeze_to(0)
+    def autocast(self):
+        "Context for inference (`get_preds`, `predict`): the `MixedPrecision` callback's autocast if there is one, else a no-op."
+        mp = getattr(self, 'mixed_precision', None)          # a MixedPrecision callback registers under this name
+        return nullcontext() if mp is None else mp.autocast()
 
     def save(self, file:str|Path, with_opt:bool=True) -> Path:
         "Atomically save the model (and the optimizer state) to `file`."
@@ -780,6 +785,61 @@ class GradientClip(Callback):
     "Rescale the gradients so that their total norm is at most `max_norm`."
     def __init__(self, max_norm:float=1., norm_type:float=2.): self.max_norm, self.norm_type = max_norm, norm_type
     def after_backward(self): nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm, self.norm_type)
+
+# %% ../nbs/05_learner.ipynb #beb96cec
+BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')  # x86 feature flags of native bf16 matrix instructions
+
+def cpu_flags(cpuinfo:str|Path='/proc/cpuinfo') -> frozenset[str]:
+    "The CPU's feature flags listed in Linux's `cpuinfo` (`flags` on x86, `Features` on ARM); empty if there is no such file."
+    try: text = Path(cpuinfo).read_text(errors='replace')
+    except OSError: return frozenset()
+    for line in text.splitlines():
+        key, _, val = line.partition(':')
+        if key.strip() in ('flags', 'Features'): return frozenset(val.split())
+    return frozenset()
+
+@functools.lru_cache(maxsize=None)
+def _host_cpu_flags() -> frozenset[str]: return cpu_flags()
+
+def bf16_supported(
+    device:torch.device|str='cpu', # the device to train on
+    flags:Iterable[str]|None=None, # the CPU's feature flags; default: this machine's (`cpu_flags()`)
+) -> bool:
+    "Whether `device` computes bf16 natively: CUDA with bf16 units, or an AVX512 CPU with `avx512_bf16`/`amx_bf16`."
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type != 'cpu': return False
+    if not (torch.backends.mkldnn.is_available() and 'AVX512' in torch.backends.cpu.get_cpu_capability()): return False
+    return not set(BF16_CPU_FLAGS).isdisjoint(_host_cpu_flags() if flags is None else flags)
+
+# %% ../nbs/05_learner.ipynb #01ba0740
+def _model_device(model:nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device('cpu')
+
+class MixedPrecision(Callback):
+    "Run each batch's forward pass and loss under a bf16 `torch.autocast` where the device has bf16 units (or as `enabled` says)."
+    order = -30  # open the autocast before the other callbacks' before_batch
+    def __init__(self, enabled:bool|None=None): # None: where `bf16_supported`; True: always bf16; False: never (fp32)
+        if enabled not in (None, True, False):
+            raise TypeError(f"MixedPrecision(enabled=...) takes None (bf16 where supported), True or False, got {enabled!r}")
+        self.enabled, self._ctx = enabled, None
+    def active(self, device:torch.device|str) -> bool:
+        "Whether batches on `device` run in bf16."
+        return bf16_supported(device) if self.enabled is None else self.enabled
+    def autocast(self, device:torch.device|str|None=None):
+        "The bf16 autocast context for `device` (default: where the model is) when active, else a no-op context."
+        device = _model_device(self.learn.model) if device is None else torch.device(device)
+        return torch.autocast(device.type, dtype=torch.bfloat16) if self.active(device) else nullcontext()
+    def before_fit(self): self.on = self.active(self.learn.device)    # decided once per fit, kept for the report
+    def before_batch(self):
+        self._close()
+        if self.on: self._ctx = torch.autocast(self.learn.device.type, dtype=torch.bfloat16); self._ctx.__enter__()
+    def after_loss(self): self._close()   # backward and the optimizer step run outside autocast
+    def after_batch(self): self._close()  # a cancelled batch skips after_loss
+    def after_fit(self): self._close()    # an exception skips after_batch
+    def _close(self):
+        if self._ctx is not None: ctx, self._ctx = self._ctx, None; ctx.__exit__(None, None, None)
 
 # %% ../nbs/05_learner.ipynb #cbc22a6a
 def _first_tensor(o):

@@ -7,23 +7,20 @@ __all__ = ['SPACE_TOK', 'TK_URL', 'thai_spec_tok', 'SPACE_MODES', 'thai_rules', 
            'WISESIGHT_CLASSES', 'rm_useless_spaces_th', 'fix_mai_yamok', 'replace_space_tok', 'replace_url',
            'replace_rep_after', 'replace_all_caps_th', 'replace_maj_th', 'thai_text_rules', 'split_space_tok',
            'ungroup_emoji', 'replace_wrep_post', 'thai_word_tokenizer', 'load_wisesight', 'ThaiSubwordTokenizer',
-           'thai_subword_tokenizer', 'space_report', 'confusion_matrix', 'f1_scores', 'macro_f1',
-           'classification_scores', 'label_ids', 'majority_baseline', 'ngrams', 'TfidfFeatures', 'nb_ratios',
-           'nbsvm_predict', 'fit_nbsvm', 'tfidf_nbsvm_baseline', 'wisesight_tokens']
+           'thai_subword_tokenizer', 'space_report', 'label_ids', 'wisesight_tokens']
 
 # %% ../nbs/30_thai.ipynb #dcf02e72
 import json
 import re
-import warnings
-from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 
+# the baselines and scores are shared with IMDb (19_baselines)
+from .baselines import TfidfFeatures, majority_baseline, ngrams, tfidf_nbsvm_baseline
+from .baselines import classification_scores, confusion_matrix, f1_scores, macro_f1
 from .data import URLs, untar_data
 from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, fix_html, lowercase, text_spec_tok
 from .tokenizers import SentencePieceTokenizer, ThaiTokenizer, Tokenizer, tokenize_texts
@@ -220,135 +217,12 @@ def space_report(pieces: Iterable[list[str]], n_spaces: int) -> dict:
     return dict(pieces_per_text=n_pieces / max(n_docs, 1), spaces=n_spaces, own_token=alone, glued=glued,
                 own_share=alone / max(n_spaces, 1))
 
-# %% ../nbs/30_thai.ipynb #369f2f32
-def confusion_matrix(preds, targs, n_classes: int) -> np.ndarray:
-    "Counts of (true class, predicted class): `cm[t, p]`, shape `(n_classes, n_classes)`."
-    preds, targs = np.asarray(preds).ravel(), np.asarray(targs).ravel()
-    if preds.shape != targs.shape: raise ValueError(f'{len(preds)} predictions for {len(targs)} targets')
-    return np.bincount(targs * n_classes + preds, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-def f1_scores(preds, targs, n_classes: int) -> np.ndarray:
-    "F1 of each class, `2TP / (2TP + FP + FN)` (0 for a class neither predicted nor present)."
-    cm = confusion_matrix(preds, targs, n_classes)
-    tp = np.diag(cm).astype(float)
-    denom = cm.sum(0) + cm.sum(1)  # (TP + FP) + (TP + FN)
-    return np.divide(2 * tp, denom, out=np.zeros(n_classes), where=denom > 0)
-
-def macro_f1(preds, targs, n_classes: int) -> float:
-    "Mean of the per-class F1 scores."
-    return float(f1_scores(preds, targs, n_classes).mean())
-
-def classification_scores(preds, targs, n_classes: int) -> dict:
-    "Accuracy (= micro-F1 for one label per item) and macro-F1."
-    preds, targs = np.asarray(preds).ravel(), np.asarray(targs).ravel()
-    return dict(accuracy=float((preds == targs).mean()), macro_f1=macro_f1(preds, targs, n_classes))
-
 # %% ../nbs/30_thai.ipynb #6800c283
 def label_ids(labels: Iterable[str], classes: Sequence[str] = WISESIGHT_CLASSES) -> np.ndarray:
     "Class indices of `labels` in `classes`."
     o2i = {c: i for i, c in enumerate(classes)}
     try: return np.array([o2i[l] for l in labels], dtype=np.int64)
     except KeyError as e: raise ValueError(f'label {e.args[0]!r} is not one of {list(classes)}') from None
-
-def majority_baseline(train_y, test_y, n_classes: int) -> dict:
-    "Scores on `test_y` of always predicting the most frequent class of `train_y`."
-    majority = int(np.bincount(np.asarray(train_y), minlength=n_classes).argmax())
-    return dict(model='majority', predicts=majority, **classification_scores(np.full(len(test_y), majority), test_y, n_classes))
-
-# %% ../nbs/30_thai.ipynb #d5c68b73
-def ngrams(toks: Sequence[str], n_max: int = 2, drop: Iterable[str] = ('xxbos',)) -> list[str]:
-    "Word n-grams of `toks` (1 to `n_max` tokens joined by spaces), after dropping the tokens in `drop`."
-    drop = set(drop)
-    toks = [t for t in toks if t not in drop]
-    return [' '.join(toks[i:i + n]) for n in range(1, n_max + 1) for i in range(len(toks) - n + 1)]
-
-class TfidfFeatures:
-    "TF-IDF of word n-grams: vocabulary and idf from training documents; rows L2-normalised, sparse."
-    def __init__(self, n_max: int = 2, min_df: int = 2): self.n_max, self.min_df, self.vocab = n_max, min_df, None
-
-    def fit(self, docs: Sequence[Sequence[str]]) -> 'TfidfFeatures':
-        "Learn the n-grams seen in at least `min_df` of `docs` (token lists) and their idf."
-        df = Counter(g for d in docs for g in set(ngrams(d, self.n_max)))
-        self.vocab = sorted(g for g, c in df.items() if c >= self.min_df)
-        self.o2i = {g: i for i, g in enumerate(self.vocab)}
-        dfs = torch.tensor([df[g] for g in self.vocab], dtype=torch.float32)
-        self.idf = torch.log((1 + len(docs)) / (1 + dfs)) + 1  # (n_features,)
-        return self
-
-    def __call__(self, docs: Sequence[Sequence[str]]) -> torch.Tensor:
-        "The sparse (COO) matrix of `docs`, shape `(len(docs), n_features)`."
-        if self.vocab is None: raise RuntimeError('TfidfFeatures.fit(train_docs) must run before transforming')
-        rows, cols, vals = [], [], []
-        for r, d in enumerate(docs):
-            tf = Counter(self.o2i[g] for g in ngrams(d, self.n_max) if g in self.o2i)
-            rows += [r] * len(tf); cols += tf.keys(); vals += tf.values()
-        w = (1 + torch.log(torch.tensor(vals, dtype=torch.float32))) * self.idf[torch.tensor(cols, dtype=torch.long)]
-        norms = torch.zeros(len(docs)).index_add_(0, torch.tensor(rows, dtype=torch.long), w * w).sqrt()
-        w = w / norms[torch.tensor(rows, dtype=torch.long)]
-        idx = torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1)
-        return torch.sparse_coo_tensor(idx, w, (len(docs), len(self.vocab)), check_invariants=False).coalesce()
-
-# %% ../nbs/30_thai.ipynb #0c271021
-def nb_ratios(X: torch.Tensor, y: torch.Tensor, n_classes: int, alpha: float = 1.0) -> torch.Tensor:
-    "Naive-Bayes log-count ratios of each class against the rest, shape `(n_classes, n_features)`."
-    onehot = F.one_hot(y, n_classes).float()  # (n_docs, n_classes)
-    per_class = torch.sparse.mm(X.t(), onehot).t()  # (n_classes, n_features): feature sums by class
-    p = per_class + alpha
-    q = per_class.sum(0, keepdim=True) - per_class + alpha  # the other classes
-    return torch.log(p / p.sum(1, keepdim=True)) - torch.log(q / q.sum(1, keepdim=True))
-
-def _csr(X: torch.Tensor) -> torch.Tensor:
-    "`X` in compressed-row layout, whose products are about ten times faster than COO's on a CPU."
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='Sparse CSR tensor support is in beta')
-        return X.to_sparse_csr()
-
-def nbsvm_predict(X: torch.Tensor, model: dict) -> torch.Tensor:
-    "One-vs-rest scores `(n_docs, n_classes)` of the NBSVM `model` for the sparse features `X`."
-    return _csr(X) @ (model['r'] * model['w']).t().contiguous() + model['b']
-
-def fit_nbsvm(X: torch.Tensor,  # sparse (n_docs, n_features) training features
-              y: torch.Tensor,  # (n_docs,) class indices
-              n_classes: int,
-              C: float = 4.0,  # inverse L2 penalty, as in scikit-learn's LogisticRegression
-              nb: bool = True,  # scale the features by the NB ratios (False: plain logistic regression)
-              max_iter: int = 100,  # L-BFGS iterations
-             ) -> dict:
-    "One-vs-rest logistic regressions on NB-scaled features, fitted by full-batch L-BFGS from zeros."
-    r = nb_ratios(X, y, n_classes) if nb else torch.ones(n_classes, X.shape[1])
-    Xr, Xt = _csr(X), _csr(X.t().coalesce())  # (n_docs, n_features) and its transpose, for the gradient
-    w, b = torch.zeros(n_classes, X.shape[1]), torch.zeros(n_classes)
-    targets = F.one_hot(y, n_classes).float()  # (n_docs, n_classes): 1 for the class, 0 for the rest
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, history_size=20, line_search_fn='strong_wolfe')
-    def closure():  # loss and gradients by hand: autograd would transpose the sparse X at every step
-        logits = Xr @ (r * w).t().contiguous() + b  # (n_docs, n_classes)
-        loss = F.binary_cross_entropy_with_logits(logits, targets, reduction='sum') + (w * w).sum() / (2 * C)
-        g = torch.sigmoid(logits) - targets  # (n_docs, n_classes): d loss / d logits
-        w.grad = (r * (Xt @ g).t() + w / C).contiguous()  # (n_classes, n_features)
-        b.grad = g.sum(0)
-        return loss
-    opt.step(closure)
-    return dict(r=r, w=w.clone(), b=b.clone(), C=C, nb=nb)
-
-# %% ../nbs/30_thai.ipynb #aa8bf103
-def tfidf_nbsvm_baseline(train_toks: Sequence[list[str]], train_y,  # training token lists and class indices
-                         valid_toks: Sequence[list[str]], valid_y,  # for choosing C
-                         test_toks: Sequence[list[str]], test_y,    # scored once, at the end
-                         n_classes: int,
-                         Cs: Sequence[float] = (1.0, 4.0, 16.0),  # the values of C to try
-                         nb: bool = True,  # NB-scaled features (False: TF-IDF + logistic regression)
-                         min_df: int = 2,  # keep n-grams seen in at least this many training messages
-                        ) -> dict:
-    "TF-IDF word uni+bigrams and NBSVM: `C` chosen on valid, scores (accuracy, macro-F1) on test."
-    feats = TfidfFeatures(min_df=min_df).fit(train_toks)
-    Xtr, Xva, Xte = feats(train_toks), feats(valid_toks), feats(test_toks)
-    ytr = torch.as_tensor(np.asarray(train_y))
-    models = {C: fit_nbsvm(Xtr, ytr, n_classes, C=C, nb=nb) for C in Cs}
-    valid = {C: macro_f1(nbsvm_predict(Xva, m).argmax(1), valid_y, n_classes) for C, m in models.items()}
-    best = max(valid, key=valid.get)
-    preds = nbsvm_predict(Xte, models[best]).argmax(1)
-    return dict(model='TF-IDF + NBSVM' if nb else 'TF-IDF + LR', C=best, valid_macro_f1=valid[best],
-                n_features=len(feats.vocab), **classification_scores(preds, test_y, n_classes))
 
 # %% ../nbs/30_thai.ipynb #b05b0e57
 def wisesight_tokens(df: pd.DataFrame,  # `load_wisesight()` or rows of it

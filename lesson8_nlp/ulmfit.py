@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .awd_lstm import awd_lstm_clas_config
 from .data import URLs, atomic_write, cache_dir, load_imdb_sample, load_state, untar_data
 from .learner import Callback, set_seed
 from .numericalize import check_vocab_args
@@ -19,9 +20,10 @@ from .text_rules import check_int
 from .thai import macro_f1
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, tokenize_folder, tokenize_texts
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
-                                           probs_accuracy, sorted_batches, step_lr, text_classifier_learner, ClasDataLoader)
+                                           probs_accuracy, sorted_batches, step_lr, text_classifier_learner, ClasDataLoader,
+                                           clas_config)
 from .ulmfit_lm import (IMDB_LM_FOLDERS, corpus_vocab, language_model_learner, lm_dataloaders,
-                                   numericalize_corpus, split_idxs)
+                                   numericalize_corpus, pretrained_files, split_idxs)
 
 # %% auto #0
 __all__ = ['LESSON_LR_SPREAD', 'PRESETS', 'AWD_FIELDS', 'PRESET_FIELDS', 'DATASETS', 'TOKENIZERS', 'RUN_CHECKPOINTS', 'RUN_FILES',
@@ -35,15 +37,15 @@ _SMALL = dict(pad_token=1, bidir=False, output_p=0.1, hidden_p=0.15, input_p=0.2
 LESSON_LR_SPREAD = 2.6**4  # the head's learning rate over the embedding's (2.6 per layer group)
 PRESETS = {
     'tiny': dict(config=dict(_SMALL, emb_sz=64, n_hid=128, n_layers=2), min_freq=5, max_vocab=60000, seq_len=36,
-                 lm_bs=32, lm_drop_mult=0.3, lm_epochs=1, lm_lr=2e-2, lm_docs=150, lm_valid_docs=50, clas_docs=None, clas_bs=32,
+                 lm_bs=32, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=1, lm_lr=2e-2, lm_docs=150, lm_valid_docs=50, clas_docs=None, clas_bs=32,
                  clas_drop_mult=0.1, max_len=100, valid_docs=None, amp=False, lr_spread=1.0,
                  steps=[UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(0, 4, 1e-2)]),
     'cpu': dict(config=dict(_SMALL, emb_sz=100, n_hid=256, n_layers=2), min_freq=5, max_vocab=15000, seq_len=72,
-                lm_bs=64, lm_drop_mult=0.3, lm_epochs=1, lm_lr=1e-2, lm_docs=10000, lm_valid_docs=1000, clas_docs=None, clas_bs=64,
-                clas_drop_mult=0.3, max_len=400, valid_docs=2500, amp=False, lr_spread=LESSON_LR_SPREAD,
+                lm_bs=64, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=1, lm_lr=1e-2, lm_docs=10000, lm_valid_docs=1000, clas_docs=None, clas_bs=64,
+                clas_drop_mult=0.5, max_len=400, valid_docs=2500, amp=False, lr_spread=LESSON_LR_SPREAD,
                 steps=[UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3), UnfreezeStep(0, 3, 2e-3)]),
     'paper': dict(config=dict(_SMALL, emb_sz=400, n_hid=1152, n_layers=3), min_freq=3, max_vocab=60000, seq_len=72,
-                  lm_bs=128, lm_drop_mult=0.3, lm_epochs=10, lm_lr=2e-3, lm_docs=None, lm_valid_docs=None, clas_docs=None, clas_bs=128,
+                  lm_bs=128, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=10, lm_lr=2e-3, lm_docs=None, lm_valid_docs=None, clas_docs=None, clas_bs=128,
                   clas_drop_mult=0.5, max_len=72 * 20, valid_docs=None, amp=True, lr_spread=LESSON_LR_SPREAD, steps=list(LESSON_UNFREEZE)),
 }
 
@@ -116,7 +118,7 @@ def _awd_config(v, name:str) -> dict:
 
 PRESET_FIELDS:dict[str, Callable] = dict(  # each preset key and its checker: (value, name) -> the value, or an error naming it
     config=_awd_config, min_freq=_pos_int, max_vocab=_pos_int, seq_len=_pos_int, lm_bs=_pos_int, lm_drop_mult=_mult,
-    lm_epochs=_pos_int, lm_lr=_lr, lm_docs=_docs, lm_valid_docs=_docs, clas_docs=_docs, clas_bs=_pos_int, clas_drop_mult=_mult,
+    lm_frozen_epochs=_pos_int, lm_frozen_lr=_lr, lm_epochs=_pos_int, lm_lr=_lr, lm_docs=_docs, lm_valid_docs=_docs, clas_docs=_docs, clas_bs=_pos_int, clas_drop_mult=_mult,
     max_len=_pos_int, valid_docs=_docs, amp=_flag, lr_spread=_spread, steps=_steps)
 
 # %% ../nbs/22_ulmfit_run.ipynb #ac348b5b
@@ -128,10 +130,10 @@ def _check_together(p:dict):
         if not -groups < s.freeze_to < groups:
             raise ValueError(f"steps[{i}] freeze_to must be between {1 - groups} and {groups - 1} (the classifier has "
                              f"{groups} parameter groups), got {s.freeze_to}")
-    for m in ('lm_drop_mult', 'clas_drop_mult'):
-        for k, v in p['config'].items():
+    for m, cfg in (('lm_drop_mult', p['config']), ('clas_drop_mult', clas_config(p['config']))):
+        for k, v in cfg.items():
             if k.endswith('_p') and not p[m] * v < 1:
-                raise ValueError(f"{m} {p[m]} times config.{k} {v} is a dropout of {p[m] * v:.3g}: dropouts must stay below 1")
+                raise ValueError(f"{m} {p[m]} times {'config' if m == 'lm_drop_mult' else 'the classifier config'}.{k} {v} is a dropout of {p[m] * v:.3g}: dropouts must stay below 1")
 
 def preset_params(preset:str='tiny', # a key of `PRESETS`
                   overrides:dict|None=None, # values to change (`config`: only the AWD-LSTM settings it names)
@@ -363,20 +365,27 @@ def _fit_stage(run:RunState, stage:str, learn, n_epoch:int, start:int, fit:Calla
     run.finish(stage, wall_s=round(time.perf_counter() - t0, 1), **{n: round(v, 4) for n, v in metrics.items()}, **more)
 
 def _lm_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, pretrained, progress:bool):
-    "Train (or resume) the language model of direction `dirn`; save its encoder."
-    bw, stage, ckpt = dirn == 'bwd', f'lm_{dirn}', run.out/f'lm_{dirn}.ckpt.pth'
+    "Train (or resume) the language model of direction `dirn` (pretrained: a frozen sub-stage first); save its encoder."
+    bw, stage, ckpt, prev = dirn == 'bwd', f'lm_{dirn}', run.out/f'lm_{dirn}.ckpt.pth', None
     lm_tr, lm_va = subset(d['lm_train'], p['lm_docs']), subset(d['lm_valid'], p['lm_valid_docs'])
     dls = lm_dataloaders(numericalize_corpus(d['corpus'], d['vocab'], lm_tr, bw),
                          numericalize_corpus(d['corpus'], d['vocab'], lm_va, bw), d['vocab'], p['lm_bs'], p['seq_len'], device)
     learn = language_model_learner(dls, d['vocab'], p['config'], p['lm_drop_mult'], pretrained, d['tokenizer'], bw,
                                    cbs=cbs, progress=progress)
-    learn.unfreeze()                                     # from scratch, or fine-tuning all groups at once
+    if pretrained is not None:                           # the lesson: one epoch with only the last group (frozen), ...
+        prev = f'lm_{dirn}_frozen'
+        if prev not in run.done:
+            _fit_stage(run, prev, learn, p['lm_frozen_epochs'], resume_epoch(learn, ckpt, run.config, prev),
+                       lambda s: learn.fit_one_cycle(p['lm_frozen_epochs'], p['lm_frozen_lr'], start_epoch=s,
+                                                     cbs=EpochCheckpoint(ckpt, prev, run.config)), ckpt,
+                       lambda: dict(trains='last layer group', lr=p['lm_frozen_lr']))
+    learn.unfreeze()                                     # ... then every layer (from scratch: from the start)
     def fit(start): learn.fit_one_cycle(p['lm_epochs'], p['lm_lr'], start_epoch=start, cbs=EpochCheckpoint(ckpt, stage, run.config))
     def after() -> dict:
         learn.save_encoder(run.out/f'enc_{dirn}.pth')
         return dict(lm_train_tokens=int(dls.train.lens.sum()),
                     generated=None if bw else learn.predict(d['prompt'], 40, temperature=0.75))
-    _fit_stage(run, stage, learn, p['lm_epochs'], resume_epoch(learn, ckpt, run.config, stage), fit, ckpt, after)
+    _fit_stage(run, stage, learn, p['lm_epochs'], resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
 
 def _clas_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, progress:bool):
     "The gradual-unfreezing steps of direction `dirn` (resuming), then test-set probabilities in the test order."
@@ -387,7 +396,7 @@ def _clas_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, progre
     dls = clas_dataloaders(numericalize_corpus(c, d['vocab'], d['clas_train'][tr], bw), d['y_train'][torch.as_tensor(tr)],
                            numericalize_corpus(c, d['vocab'], va, bw), yva,
                            d['vocab'], d['classes'], p['clas_bs'], p['seq_len'], p['max_len'], device)
-    learn = text_classifier_learner(dls, d['vocab'], p['config'], p['clas_drop_mult'], d['tokenizer'], bw, p['seq_len'],
+    learn = text_classifier_learner(dls, d['vocab'], clas_config(p['config']), p['clas_drop_mult'], d['tokenizer'], bw, p['seq_len'],
                                     p['max_len'], cbs=cbs, progress=progress)
     learn.load_encoder(run.out/f'enc_{dirn}.pth')
     for k, step in enumerate(p['steps']):
@@ -411,26 +420,39 @@ def _clas_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, progre
         run.finish(stage, wall_s=round(time.perf_counter() - t0, 1), accuracy=round(probs_accuracy(probs, ys), 4),
                    macro_f1=round(macro_f1(probs.argmax(1).numpy(), ys.numpy(), len(d['classes'])), 4), n=len(te))
 
-def _pretrained_files(path:str|Path|None) -> tuple[Path, Path]|None:
-    "(weights .pth, vocab .pkl) from a fastai pretrained folder or its .pth file."
-    if path is None: return None
-    path = Path(path)
-    pths, pkls = (sorted(path.glob('*.pth')), sorted(path.glob('*.pkl'))) if path.is_dir() else ([path], [path.with_suffix('.pkl')])
-    if len(pths) != 1 or len(pkls) != 1 or not pths[0].exists() or not pkls[0].exists():
-        raise RunFileError(f"{path}: expected one weights .pth and one vocab .pkl (fastai's pretrained format)")
-    return pths[0], pkls[0]
+def _pretrained(pretrained, pretrained_bwd, dirs:list[str]) -> dict:
+    "Each direction's (weights, vocab) files, found (or, for 'wt103', fetched) before any data is read; or None."
+    wt103 = isinstance(pretrained, str) and pretrained == 'wt103'
+    if wt103 and pretrained_bwd is not None:
+        raise RunValueError("pretrained_bwd (--pretrained-bwd) goes with a folder for pretrained; with 'wt103' the "
+                            "backward model already gets fastai's backward weights (URLs.WT103_BWD)")
+    given = {'fwd': pretrained, 'bwd': pretrained if wt103 else pretrained_bwd}   # 'wt103': each direction its own archive
+    if all(v is None for v in given.values()): return {dn: None for dn in dirs}
+    names = {'fwd': 'pretrained (--pretrained)', 'bwd': 'pretrained_bwd (--pretrained-bwd)'}
+    for dn, name, other in (('fwd', names['fwd'], 'pretrained_bwd'), ('bwd', names['bwd'], 'pretrained')):
+        if dn in dirs and given[dn] is None:
+            raise RunValueError(f"direction {'both' if len(dirs) == 2 else dn!r} with {other} set needs {name} too: a folder of "
+                                f"{'forward' if dn == 'fwd' else 'backward (e.g. wt103-bwd)'} weights, or pretrained='wt103' for "
+                                "fastai's; the other direction's weights are never loaded into this model")
+    for dn, name in names.items():
+        if dn not in dirs and given[dn] is not None and not wt103:
+            raise RunValueError(f"{name} is for the {dn} language model, which direction {dirs[0]!r} does not train")
+    with run_errors():
+        try: return {dn: pretrained_files(given[dn], dn == 'bwd') for dn in dirs}   # 'wt103': downloaded once, here
+        except FileNotFoundError as e: raise RunFileError(str(e)) from None
 
 def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
                preset:str='tiny', # a key of `PRESETS`
                direction:str='fwd', # 'fwd', 'bwd' or 'both' (then also the ensemble)
                device:str='auto', # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N', 'mps'
                tok:str='word', # 'word' or 'subword'
-               pretrained:str|Path|None=None, # fastai-format LM weights (folder, or .pth beside its .pkl)
+               pretrained:str|Path|None=None, # 'wt103' (fastai's, both directions) or a fastai-format folder of forward weights
                out:str|Path|None=None, # the run folder (default runs/ulmfit_<data>_<preset>)
                until:str|None=None, # stop after this stage (e.g. 'lm_fwd')
                seed:int=42, progress:bool=True,
                overrides:dict|None=None, # change preset values (tests use smaller runs)
                cbs:list|None=None, # extra callbacks for every stage's learner
+               pretrained_bwd:str|Path|None=None, # with a `pretrained` folder: the backward weights' folder
               ) -> dict:
     "Run (or resume) ULMFiT: LM, encoder, gradual unfreezing, test accuracy; write and return `report.json`."
     data, tok, direction = _choice(data, 'data', DATASETS), _choice(tok, 'tok', TOKENIZERS), _choice(direction, 'direction', DIRECTIONS)
@@ -440,9 +462,10 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     dirs = ['fwd', 'bwd'] if direction == 'both' else [direction]
     stages = [f'{s}_{dirn}' for dirn in dirs for s in ('lm', 'clas')]
     if until is not None and until not in stages: raise RunValueError(f"until must name one of {stages}, got {until!r}")
-    files, t_start = _pretrained_files(pretrained), time.perf_counter()
+    files, t_start = _pretrained(pretrained, pretrained_bwd, dirs), time.perf_counter()
     run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
                    pretrained=str(pretrained) if pretrained else None,
+                   **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
                    params={k: ([list(s) for s in v] if k == 'steps' else v) for k, v in p.items()}))
     d = ulmfit_data(data, tok, p['min_freq'], p['max_vocab'], progress)
     t_data = round(time.perf_counter() - t_start, 1)
@@ -450,7 +473,7 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     cbs = [*(cbs or []), *([MixedPrecision()] if p['amp'] and dev.type == 'cuda' else [])]
     for dirn in dirs:
         set_seed(seed)
-        if f'lm_{dirn}' not in run.done: _lm_stage(run, d, p, dirn, dev, cbs, files, progress)
+        if f'lm_{dirn}' not in run.done: _lm_stage(run, d, p, dirn, dev, cbs, files[dirn], progress)
         if until == f'lm_{dirn}': break
         set_seed(seed)
         if f'test_{dirn}' not in run.done: _clas_stage(run, d, p, dirn, dev, cbs, progress)

@@ -20,9 +20,9 @@ from .tokenizers import Tokenizer
 from .ulmfit_lm import TextLearner
 
 # %% auto #0
-__all__ = ['UnfreezeStep', 'LESSON_UNFREEZE', 'parent_label', 'folder_labels', 'pad_chunks', 'sorted_batches', 'ClasDataLoader',
-           'padding_share', 'plot_padding', 'SentenceEncoder', 'masked_concat_pool', 'lin_bn_drop',
-           'PoolingLinearClassifier', 'get_text_classifier', 'awd_lstm_clas_split', 'clas_dataloaders',
+__all__ = ['CLAS_SIZE_KEYS', 'UnfreezeStep', 'LESSON_UNFREEZE', 'parent_label', 'folder_labels', 'pad_chunks', 'sorted_batches',
+           'ClasDataLoader', 'padding_share', 'plot_padding', 'SentenceEncoder', 'masked_concat_pool', 'lin_bn_drop',
+           'PoolingLinearClassifier', 'get_text_classifier', 'clas_config', 'awd_lstm_clas_split', 'clas_dataloaders',
            'TextClassifierLearner', 'text_classifier_learner', 'step_lr', 'unfreeze_step', 'gradual_unfreeze',
            'ensemble_probs', 'probs_accuracy']
 
@@ -167,7 +167,7 @@ class PoolingLinearClassifier(nn.Module):
 # %% ../nbs/21_ulmfit_classifier.ipynb #6d2de7ce
 def get_text_classifier(vocab_sz:int, # vocabulary size (the language model's)
                         n_class:int, # number of classes
-                        config:dict|None=None, # AWD-LSTM config (default `awd_lstm_clas_config`)
+                        config:dict|None=None, # updates `awd_lstm_clas_config` (e.g. `clas_config(lm_config)`)
                         drop_mult:float=1., # multiply the config's dropouts
                         lin_ftrs:Sequence[int]=(50,), # hidden sizes of the head
                         ps:Sequence[float]|None=None, # dropout before each hidden layer's successor (default 0.1)
@@ -175,13 +175,19 @@ def get_text_classifier(vocab_sz:int, # vocabulary size (the language model's)
                         max_len:int|None=72 * 20, # pool over the last `max_len` tokens
                        ) -> SequentialRNN:
     "fastai's AWD-LSTM text classifier: `SentenceEncoder` + `PoolingLinearClassifier`."
-    config = {k: v * drop_mult if k.endswith('_p') else v for k, v in dict(awd_lstm_clas_config if config is None else config).items()}
+    config = {k: v * drop_mult if k.endswith('_p') else v for k, v in {**awd_lstm_clas_config, **(config or {})}.items()}
     for k in ('tie_weights', 'out_bias'): config.pop(k, None)
     output_p = config.pop('output_p')
     enc = AWD_LSTM(vocab_sz, **config)
     ps = [0.1] * len(lin_ftrs) if ps is None else list(ps)
     head = PoolingLinearClassifier([3 * config['emb_sz'], *lin_ftrs, n_class], [output_p, *ps])
     return SequentialRNN(SentenceEncoder(seq_len, enc, config.get('pad_token', 1), max_len), head)
+
+CLAS_SIZE_KEYS = ('emb_sz', 'n_hid', 'n_layers', 'pad_token', 'bidir')  # what the classifier takes from its LM
+
+def clas_config(lm_config:dict) -> dict:
+    "fastai's classifier config (`awd_lstm_clas_config`) with the sizes of the language model's `lm_config`."
+    return {**awd_lstm_clas_config, **{k: lm_config[k] for k in CLAS_SIZE_KEYS if k in lm_config}}
 
 def awd_lstm_clas_split(model:SequentialRNN) -> list[list[nn.Parameter]]:
     "Parameter groups of the classifier: embedding, each LSTM layer, the head (fastai's split)."

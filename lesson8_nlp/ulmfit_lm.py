@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .awd_lstm import awd_lstm_lm_split, get_language_model, load_fastai_weights
-from .data import atomic_write, load_state
+from .data import URLs, atomic_write, load_state, untar_data
 from .learner import DataLoaders, Learner, accuracy, cross_entropy_flat, perplexity, rnn_cbs
 from .lm_data import LMDataLoader
 from .numericalize import Numericalize, check_tokens, check_vocab_args, make_vocab
@@ -23,7 +23,7 @@ from .tokenizers import SpacyTokenizer, TokenizedCorpus, Tokenizer
 
 # %% auto #0
 __all__ = ['IMDB_LM_FOLDERS', 'split_idxs', 'doc_index', 'corpus_vocab', 'numericalize_corpus', 'lm_dataloaders', 'save_encoder',
-           'load_encoder', 'TextLearner', 'LMLearner', 'language_model_learner']
+           'load_encoder', 'TextLearner', 'LMLearner', 'language_model_learner', 'pretrained_files']
 
 # %% ../nbs/20_ulmfit_lm.ipynb #3dc6c826
 IMDB_LM_FOLDERS = ('train', 'test', 'unsup')
@@ -186,7 +186,7 @@ def language_model_learner(dls:DataLoaders, # `lm_dataloaders`
                            vocab:Sequence[str], # the data's vocabulary
                            config:dict|None=None, # AWD-LSTM config (default `awd_lstm_lm_config`)
                            drop_mult:float=1., # multiply every dropout of `config`
-                           pretrained:tuple|None=None, # (weights .pth, vocab .pkl) in fastai's format
+                           pretrained:str|Path|tuple|None=None, # 'wt103', a fastai-format folder, or (weights .pth, vocab .pkl)
                            tokenizer:Tokenizer|None=None, # how the texts were tokenized (for `predict`)
                            backwards:bool=False, # the texts are reversed
                            alpha:float=2., beta:float=1., # AR and TAR
@@ -194,10 +194,36 @@ def language_model_learner(dls:DataLoaders, # `lm_dataloaders`
                            **kwargs) -> LMLearner:
     "fastai's `language_model_learner` for an AWD-LSTM: tied LM, AR/TAR, flat loss, layer groups."
     model = get_language_model(len(vocab), config, drop_mult)
-    if pretrained is not None: load_fastai_weights(model, *pretrained, new_vocab=vocab)
+    if pretrained is not None: load_fastai_weights(model, *pretrained_files(pretrained, backwards), new_vocab=vocab)
     kwargs = {'moms': (0.8, 0.7, 0.8), **kwargs}
     learn = LMLearner(dls, model, vocab, tokenizer, backwards, loss_func=cross_entropy_flat,
                       splitter=awd_lstm_lm_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
                       metrics=metrics, **kwargs)
     if pretrained is not None: learn.freeze()
     return learn
+
+# %% ../nbs/20_ulmfit_lm.ipynb #aae10c57
+def pretrained_files(pretrained:str|Path|tuple|list, # 'wt103', a fastai-format folder, a .pth beside its .pkl, or (pth, pkl)
+                     backwards:bool=False, # for a backward model: 'wt103' means `URLs.WT103_BWD`
+                    ) -> tuple[Path, Path]:
+    "(weights .pth, vocab .pkl) of a pretrained choice, fetching fastai's WikiText-103 model for 'wt103'."
+    if isinstance(pretrained, str) and pretrained == 'wt103':
+        pretrained = untar_data(URLs.WT103_BWD if backwards else URLs.WT103_FWD, c_key='model')
+    if isinstance(pretrained, (tuple, list)):
+        if len(pretrained) != 2: raise ValueError(f"pretrained as a pair must be (weights .pth, vocab .pkl), got {len(pretrained)} items")
+        files = tuple(Path(f) for f in pretrained)
+    elif isinstance(pretrained, (str, Path)):
+        path = Path(pretrained)
+        if not path.exists():
+            raise FileNotFoundError(f"pretrained {path} does not exist: expected 'wt103', a folder with one weights .pth and one "
+                                    "vocab .pkl (fastai's format), or a .pth beside its .pkl")
+        if path.is_dir(): pths, pkls = sorted(path.glob('*.pth')), sorted(path.glob('*.pkl'))   # fastai globs the same
+        else: pths, pkls = [path], [path.with_suffix('.pkl')]
+        if len(pths) != 1 or len(pkls) != 1:
+            raise FileNotFoundError(f"pretrained folder {path} holds {len(pths)} .pth and {len(pkls)} .pkl files: expected one "
+                                    "weights .pth and one vocab .pkl (fastai's format), or pass 'wt103'")
+        files = (pths[0], pkls[0])
+    else: raise TypeError(f"pretrained must be 'wt103', a folder, or (weights .pth, vocab .pkl), got {type(pretrained).__name__}")
+    if missing := [str(f) for f in files if not f.is_file()]:
+        raise FileNotFoundError(f"pretrained weights not found: {missing} (expected fastai's format: a weights .pth and a vocab .pkl)")
+    return files
