@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from .awd_lstm import awd_lstm_clas_config
+from .baselines import macro_f1
 from .data import URLs, atomic_write, cache_dir, load_imdb_sample, load_state, untar_data
-from .learner import Callback, set_seed
+from .learner import Callback, MixedPrecision, set_seed
 from .numericalize import check_vocab_args
 from .text_rules import check_int
-from .thai import macro_f1
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, tokenize_folder, tokenize_texts
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
                                            probs_accuracy, sorted_batches, step_lr, text_classifier_learner, ClasDataLoader,
@@ -29,7 +29,7 @@ from .ulmfit_lm import (IMDB_LM_FOLDERS, corpus_vocab, language_model_learner, l
 __all__ = ['LESSON_LR_SPREAD', 'PRESETS', 'AWD_FIELDS', 'PRESET_FIELDS', 'DATASETS', 'TOKENIZERS', 'RUN_CHECKPOINTS', 'RUN_FILES',
            'DIRECTIONS', 'spread_lr', 'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors',
            'preset_params', 'resolve_device', 'ulmfit_data', 'config_digest', 'config_diff', 'load_checkpoint',
-           'RunState', 'EpochCheckpoint', 'resume_epoch', 'MixedPrecision', 'subset', 'run_ulmfit', 'write_report']
+           'RunState', 'EpochCheckpoint', 'resume_epoch', 'subset', 'run_ulmfit', 'write_report']
 
 # %% ../nbs/22_ulmfit_run.ipynb #d48f075d
 _SMALL = dict(pad_token=1, bidir=False, output_p=0.1, hidden_p=0.15, input_p=0.25, embed_p=0.02, weight_p=0.2,
@@ -336,16 +336,6 @@ def resume_epoch(learn, file:str|Path, config:dict, stage:str, prev:str|None=Non
     learn.opt.load_state_dict(state['opt'])
     return int(state['epoch'])
 
-# %% ../nbs/22_ulmfit_run.ipynb #2b66f5f9
-class MixedPrecision(Callback):
-    "Run each batch's forward pass and loss under `torch.autocast` (bfloat16) on the learner's device."
-    order = -30
-    def before_batch(self):
-        self.ctx = torch.autocast(self.learn.device.type, dtype=torch.bfloat16); self.ctx.__enter__()
-    def after_loss(self):
-        if getattr(self, 'ctx', None) is not None: self.ctx.__exit__(None, None, None); self.ctx = None
-    def after_batch(self): self.after_loss()
-
 # %% ../nbs/22_ulmfit_run.ipynb #9fdcbd99
 DIRECTIONS = ('fwd', 'bwd', 'both')
 
@@ -470,7 +460,7 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     d = ulmfit_data(data, tok, p['min_freq'], p['max_vocab'], progress)
     t_data = round(time.perf_counter() - t_start, 1)
     run.begin(vocab_size=len(d['vocab']), vocab_head=d['vocab'][:50])          # state.json: before the first checkpoint
-    cbs = [*(cbs or []), *([MixedPrecision()] if p['amp'] and dev.type == 'cuda' else [])]
+    cbs = [*(cbs or []), *([MixedPrecision()] if p['amp'] else [])]
     for dirn in dirs:
         set_seed(seed)
         if f'lm_{dirn}' not in run.done: _lm_stage(run, d, p, dirn, dev, cbs, files[dirn], progress)

@@ -212,7 +212,7 @@ class TextClassifierLearner(TextLearner):
         "Probabilities (n, n_class) and targets (n,) over `dl` (default: the validation set), in the loader's order."
         self.model.eval(); probs, ys = [], []
         dev = next(self.model.parameters()).device
-        with torch.no_grad():
+        with self.autocast(), torch.no_grad():                  # bf16 when the learner trains in it
             for x, y in (self.dls.valid if dl is None else dl):
                 probs.append(F.softmax(self.model(x.to(dev))[0].float(), -1).cpu()); ys.append(y.cpu())
         return torch.cat(probs), torch.cat(ys)
@@ -224,7 +224,7 @@ class TextClassifierLearner(TextLearner):
         max_len = getattr(self.dls.valid, 'max_len', None)
         if max_len is not None: ids = ids[-max_len:]                 # as the data loader cut the reviews
         self.model.eval()
-        with torch.no_grad(): p = F.softmax(self.model(ids[None].to(next(self.model.parameters()).device))[0][0].float(), -1).cpu()
+        with self.autocast(), torch.no_grad(): p = F.softmax(self.model(ids[None].to(next(self.model.parameters()).device))[0][0].float(), -1).cpu()
         return self.classes[int(p.argmax())], p
 
 def text_classifier_learner(dls:DataLoaders, # `clas_dataloaders`

@@ -170,7 +170,7 @@ class LMLearner(TextLearner):
         banned = torch.tensor([i for i, t in enumerate(self.vocab) if t in (UNK, 'xxfake')] if no_unk else [], dtype=torch.long)
         self.model.eval(); self.model.reset()
         dev, new = next(self.model.parameters()).device, []
-        with torch.no_grad():
+        with self.autocast(), torch.no_grad():                                      # bf16 when the learner trains in it
             logits = self.model(ids[None].to(dev))[0][0, -1].float().cpu()          # (vocab,)
             for _ in range(n_words):
                 logits[banned] = -float('inf')
