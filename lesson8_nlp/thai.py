@@ -18,9 +18,6 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-# the baselines and scores are shared with IMDb (19_baselines)
-from .baselines import TfidfFeatures, majority_baseline, ngrams, tfidf_nbsvm_baseline
-from .baselines import classification_scores, confusion_matrix, f1_scores, macro_f1
 from .data import URLs, untar_data
 from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, fix_html, lowercase, text_spec_tok
 from .tokenizers import SentencePieceTokenizer, ThaiTokenizer, Tokenizer, tokenize_texts

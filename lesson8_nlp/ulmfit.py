@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .awd_lstm import awd_lstm_clas_config
 from .baselines import macro_f1
 from .data import URLs, atomic_write, cache_dir, load_imdb_sample, load_state, untar_data
 from .learner import Callback, MixedPrecision, set_seed
