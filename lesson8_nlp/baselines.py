@@ -185,17 +185,19 @@ def tfidf_nbsvm_baseline(train_toks: Sequence[list[str]], train_y,  # training t
 def baseline_report(train_docs: Sequence[list[str]], y_train,  # training token lists and class indices
                     test_docs: Sequence[list[str]], y_test,  # test token lists and class indices
                     n_classes: int,
+                    valid_docs: Sequence[list[str]] | None = None, y_valid=None,  # to choose C among `Cs` (None: `C`)
                     ngram_range: tuple[int, int] = (1, 2),  # word n-gram lengths (IMDb: uni+bigrams)
-                    C: float = 16.0,  # NBSVM's inverse L2 penalty (picked on held-out IMDb training reviews)
+                    C: float = 16.0,  # NBSVM's inverse L2 penalty without valid docs (picked on held-out IMDb training reviews)
+                    Cs: Sequence[float] = (1.0, 4.0, 16.0),  # the values tried with valid docs
                     min_df: int = 2,  # keep n-grams seen in at least this many training documents
                    ) -> dict:
     "Majority class and TF-IDF + NBSVM scored on the test documents: `{name: {accuracy, macro_f1, ...}}`."
     y_train = check_labels(y_train, len(check_docs(train_docs, 'train_docs')), n_classes, 'y_train')
     y_test = check_labels(y_test, len(check_docs(test_docs, 'test_docs')), n_classes, 'y_test')
     maj = majority_baseline(y_train, y_test, n_classes)
-    nbsvm = tfidf_nbsvm_baseline(train_docs, y_train, None, None, test_docs, y_test, n_classes, Cs=(C,),
-                                 min_df=min_df, ngram_range=ngram_range)
+    nbsvm = tfidf_nbsvm_baseline(train_docs, y_train, valid_docs, y_valid, test_docs, y_test, n_classes,
+                                 Cs=(C,) if valid_docs is None else Cs, min_df=min_df, ngram_range=ngram_range)
     def scores(d): return {k: round(d[k], 4) for k in ('accuracy', 'macro_f1')}
     return dict(majority=dict(predicts=maj['predicts'], **scores(maj)),
-                nbsvm=dict(ngram_range=list(ngram_range), C=C, min_df=min_df, n_features=nbsvm['n_features'], **scores(nbsvm)),
+                nbsvm=dict(ngram_range=list(ngram_range), C=nbsvm['C'], min_df=min_df, n_features=nbsvm['n_features'], **scores(nbsvm)),
                 n_train=len(train_docs), n_test=len(test_docs))

@@ -86,7 +86,7 @@ def _preset_value(s: str) -> tuple:
 def cmd_ulmfit(args: argparse.Namespace) -> int:
     "Run (or resume) ULMFiT and print the report's summary; a bad argument, preset value or run folder: one line, status 2."
     import torch
-    from lesson8_nlp.ulmfit import RunConfigError, run_ulmfit
+    from lesson8_nlp.ulmfit import RunConfigError, report_table, run_ulmfit
     if args.threads: torch.set_num_threads(args.threads)
     try: rep = run_ulmfit(args.data, args.preset, args.direction, args.device, args.tok, pretrained=args.pretrained,
                           pretrained_bwd=args.pretrained_bwd, out=args.out, until=args.until, seed=args.seed,
@@ -96,10 +96,9 @@ def cmd_ulmfit(args: argparse.Namespace) -> int:
         return 2
     print(f"vocab {rep['vocab_size']:,} tokens; {rep['documents']:,} documents, {rep['tokens']:,} tokens; device {rep['device']}")
     for name, info in rep['stages'].items():
-        print(f"  {name:<14} " + '  '.join(f'{k} {v}' for k, v in info.items() if k != 'generated'))
+        print(f"  {name:<14} " + '  '.join(f'{k} {v}' for k, v in info.items() if k != 'generated' and not isinstance(v, dict)))
         if info.get('generated'): print(f"  {'':<14} generated: {info['generated']}")
-    print('test accuracy: ' + ', '.join(f'{k} {v:.4f}' for k, v in rep['test_accuracy'].items()))
-    print('test macro-F1: ' + ', '.join(f'{k} {v:.4f}' for k, v in rep['test_macro_f1'].items()))
+    print(report_table(rep).to_string(index=False, na_rep=''))
     print(f"stages took {rep['total_stage_wall_s']:.0f}s in all; report: {Path(args.out or f'runs/ulmfit_{args.data}_{args.preset}')/'report.json'}")
     return 0
 

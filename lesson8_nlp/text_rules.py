@@ -122,14 +122,14 @@ def apply_rules(t: str, rules: Iterable[Callable[[str], str]] | None = None) -> 
 
 # %% ../nbs/01_text_rules.ipynb #d5c6aa28
 def _undo_case(tokens: list[str]) -> list[str]:
-    "Undo `xxmaj w` -> `W` and `xxup w` -> `W...`; a marker at the very end is dropped."
+    "Undo `xxmaj w` -> `W` and `xxup w` -> `W...`; a marker not followed by a word (the end, a special token) is dropped."
     out, i = [], 0
     while i < len(tokens):
         t = tokens[i]
         if t not in (TK_MAJ, TK_UP): out.append(t); i += 1; continue
-        if i + 1 < len(tokens):
-            w = tokens[i + 1]
-            out.append(w[:1].upper() + w[1:].lower() if t == TK_MAJ else w.upper())
+        w = tokens[i + 1] if i + 1 < len(tokens) else None
+        if w is None or w in text_spec_tok: i += 1; continue             # e.g. `xxmaj xxmaj w` from a language model
+        out.append(w[:1].upper() + w[1:].lower() if t == TK_MAJ else w.upper())
         i += 2
     return out
 

@@ -145,7 +145,8 @@ def thai_word_tokenizer(spaces: str = 'token',  # 'keep', 'drop' or 'token' (see
     "The lesson's `Tokenizer` for Thai words: Thai rules, PyThaiNLP's `engine`, spaces handled as `spaces` says."
     rules = thai_text_rules(spaces)
     post = thai_post_rules if post_rules is None else post_rules
-    return Tokenizer(ThaiTokenizer(engine, keep_spaces=spaces == 'keep', post_rules=post), rules)
+    return Tokenizer(ThaiTokenizer(engine, keep_spaces=spaces == 'keep', post_rules=post,
+                                   space_tok=SPACE_TOK if spaces == 'token' else None), rules)
 
 # %% ../nbs/30_thai.ipynb #5138f3db
 WISESIGHT_SPLITS = ('train', 'valid', 'test')
@@ -185,6 +186,11 @@ class ThaiSubwordTokenizer(SentencePieceTokenizer):
                  lang: str = 'th', special_toks: list[str] | None = None, **kwargs):  # see `SentencePieceTokenizer`
         super().__init__(lang=lang, special_toks=thai_spec_tok if special_toks is None else special_toks, **kwargs)
         self.space_tok = space_tok
+
+    def decode(self, pieces: Sequence[str]) -> str:
+        "The text the pieces came from, with `space_tok` back to a space."
+        text = super().decode(pieces)
+        return text.replace(self.space_tok, ' ') if self.space_tok else text
 
     def _train_args(self, vocab_sz: int) -> dict:
         args = super()._train_args(vocab_sz)

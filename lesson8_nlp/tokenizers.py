@@ -171,8 +171,9 @@ class Tokenizer:
         return self._tokenize(check_texts(o))
 
     def decode(self, tokens: Sequence[str]) -> str:
-        "Readable text from `tokens`: undo `xxmaj`/`xxup`/`xxrep`/`xxwrep`, then join with `sep`."
-        return self.sep.join(decode_spec_tokens(list(tokens)))
+        "Readable text from `tokens`: undo `xxmaj`/`xxup`/`xxrep`/`xxwrep`, then the base tokenizer's `decode`, else join with `sep`."
+        toks = decode_spec_tokens(list(tokens))
+        return self.tok.decode(toks) if callable(getattr(self.tok, 'decode', None)) else self.sep.join(toks)
 
     def setup(self, texts: Sequence[str]) -> 'Tokenizer':
         "Train the base tokenizer on `texts` if it can be trained (e.g. SentencePiece)."
@@ -1010,10 +1011,11 @@ class ThaiTokenizer:
     def __init__(self,
                  engine: str = 'newmm',  # PyThaiNLP engine (see `check_thai_engine`)
                  keep_spaces: bool = True,  # keep whitespace runs as tokens (they mark Thai phrase boundaries)
-                 post_rules: list[Callable[[list[str]], list[str]]] | None = None):  # run on each token list
+                 post_rules: list[Callable[[list[str]], list[str]]] | None = None,  # run on each token list
+                 space_tok: str | None = None):  # the token the rules write for a typed space (`decode` turns it back)
         if not isinstance(keep_spaces, bool): raise ValueError(f'keep_spaces must be True or False, got {keep_spaces!r}')
         self.engine, self.keep_spaces = check_thai_engine(engine), keep_spaces
-        self.post_rules = list(post_rules or [])
+        self.post_rules, self.space_tok = list(post_rules or []), space_tok
 
     def _one(self, t: str) -> list[str]:
         from pythainlp.tokenize import word_tokenize
@@ -1025,6 +1027,10 @@ class ThaiTokenizer:
     def __call__(self, items: Iterable[str]) -> Iterator[list[str]]:
         "Lazily yield the tokens of each text in `items`."
         return (self._one(check_utf8(t, f'texts[{i}]')) for i, t in enumerate(_collection(items, 'texts')))
+
+    def decode(self, tokens: Sequence[str]) -> str:
+        "Thai as it is written: the words joined with nothing between them, the space token back to a space."
+        return ''.join(' ' if t == self.space_tok else t for t in tokens)
 
     def cache_config(self) -> dict:
         "The settings that decide the output (part of the corpus cache key)."

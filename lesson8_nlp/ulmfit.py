@@ -4,15 +4,16 @@
 
 # %% ../nbs/22_ulmfit_run.ipynb #428ae7f1
 from __future__ import annotations
-import hashlib, json, math, numbers, time
+import hashlib, json, math, numbers, sys, time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
-from .baselines import macro_f1
+from .baselines import baseline_report, macro_f1
 from .data import URLs, atomic_write, cache_dir, load_imdb_sample, load_state, untar_data
 from .learner import Callback, MixedPrecision, set_seed
 from .numericalize import check_vocab_args
@@ -21,14 +22,15 @@ from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, token
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
                                            probs_accuracy, sorted_batches, step_lr, text_classifier_learner, ClasDataLoader,
                                            clas_config)
-from .ulmfit_lm import (IMDB_LM_FOLDERS, corpus_vocab, language_model_learner, lm_dataloaders,
+from .ulmfit_lm import (IMDB_LM_FOLDERS, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders,
                                    numericalize_corpus, pretrained_files, split_idxs)
 
 # %% auto #0
 __all__ = ['LESSON_LR_SPREAD', 'PRESETS', 'AWD_FIELDS', 'PRESET_FIELDS', 'DATASETS', 'TOKENIZERS', 'RUN_CHECKPOINTS', 'RUN_FILES',
            'DIRECTIONS', 'spread_lr', 'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors',
            'preset_params', 'resolve_device', 'ulmfit_data', 'config_digest', 'config_diff', 'load_checkpoint',
-           'RunState', 'EpochCheckpoint', 'resume_epoch', 'subset', 'run_ulmfit', 'write_report']
+           'RunState', 'EpochCheckpoint', 'resume_epoch', 'subset', 'run_ulmfit', 'peak_rss_mb', 'write_report',
+           'report_table', 'load_run_lm', 'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #d48f075d
 _SMALL = dict(pad_token=1, bidir=False, output_p=0.1, hidden_p=0.15, input_p=0.25, embed_p=0.02, weight_p=0.2,
@@ -37,15 +39,17 @@ LESSON_LR_SPREAD = 2.6**4  # the head's learning rate over the embedding's (2.6 
 PRESETS = {
     'tiny': dict(config=dict(_SMALL, emb_sz=64, n_hid=128, n_layers=2), min_freq=5, max_vocab=60000, seq_len=36,
                  lm_bs=32, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=1, lm_lr=2e-2, lm_docs=150, lm_valid_docs=50, clas_docs=None, clas_bs=32,
-                 clas_drop_mult=0.1, max_len=100, valid_docs=None, amp=False, lr_spread=1.0,
+                 clas_drop_mult=0.1, max_len=100, valid_docs=None, amp=False, lr_spread=1.0, ablation_steps=None,
                  steps=[UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(0, 4, 1e-2)]),
     'cpu': dict(config=dict(_SMALL, emb_sz=100, n_hid=256, n_layers=2), min_freq=5, max_vocab=15000, seq_len=72,
-                lm_bs=64, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=1, lm_lr=1e-2, lm_docs=10000, lm_valid_docs=1000, clas_docs=None, clas_bs=64,
-                clas_drop_mult=0.5, max_len=400, valid_docs=2500, amp=False, lr_spread=LESSON_LR_SPREAD,
-                steps=[UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3), UnfreezeStep(0, 3, 2e-3)]),
+                lm_bs=64, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=1, lm_lr=1e-2, lm_docs=55000, lm_valid_docs=1000, clas_docs=None, clas_bs=64,
+                clas_drop_mult=0.5, max_len=400, valid_docs=2500, amp=True, lr_spread=LESSON_LR_SPREAD,
+                steps=[UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3), UnfreezeStep(0, 3, 2e-3)],
+                ablation_steps=[UnfreezeStep(0, 4, 5e-3)]),
     'paper': dict(config=dict(_SMALL, emb_sz=400, n_hid=1152, n_layers=3), min_freq=3, max_vocab=60000, seq_len=72,
                   lm_bs=128, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=10, lm_lr=2e-3, lm_docs=None, lm_valid_docs=None, clas_docs=None, clas_bs=128,
-                  clas_drop_mult=0.5, max_len=72 * 20, valid_docs=None, amp=True, lr_spread=LESSON_LR_SPREAD, steps=list(LESSON_UNFREEZE)),
+                  clas_drop_mult=0.5, max_len=72 * 20, valid_docs=None, amp=True, lr_spread=LESSON_LR_SPREAD, steps=list(LESSON_UNFREEZE),
+                  ablation_steps=None),
 }
 
 def spread_lr(step:UnfreezeStep, spread:float=LESSON_LR_SPREAD) -> float|slice:
@@ -105,6 +109,10 @@ def _steps(v, name:str) -> list[UnfreezeStep]:
     return [UnfreezeStep(check_int(f, f'{name}[{i}] freeze_to', -2**31), _pos_int(e, f'{name}[{i}] epochs'), _lr(lr, f'{name}[{i}] lr'))
             for i, (f, e, lr) in enumerate(v)]
 
+def _ablation(v, name:str) -> list[UnfreezeStep]|None:
+    "No ablation (None), or the unfreezing steps of the classifier trained without the language model stage."
+    return None if v is None else _steps(v, name)
+
 AWD_FIELDS:dict[str, Callable] = dict(emb_sz=_pos_int, n_hid=_pos_int, n_layers=_pos_int, pad_token=_index, bidir=_flag,
     output_p=_prob, hidden_p=_prob, input_p=_prob, embed_p=_prob, weight_p=_prob, tie_weights=_flag, out_bias=_flag)
 
@@ -118,16 +126,16 @@ def _awd_config(v, name:str) -> dict:
 PRESET_FIELDS:dict[str, Callable] = dict(  # each preset key and its checker: (value, name) -> the value, or an error naming it
     config=_awd_config, min_freq=_pos_int, max_vocab=_pos_int, seq_len=_pos_int, lm_bs=_pos_int, lm_drop_mult=_mult,
     lm_frozen_epochs=_pos_int, lm_frozen_lr=_lr, lm_epochs=_pos_int, lm_lr=_lr, lm_docs=_docs, lm_valid_docs=_docs, clas_docs=_docs, clas_bs=_pos_int, clas_drop_mult=_mult,
-    max_len=_pos_int, valid_docs=_docs, amp=_flag, lr_spread=_spread, steps=_steps)
+    max_len=_pos_int, valid_docs=_docs, amp=_flag, lr_spread=_spread, steps=_steps, ablation_steps=_ablation)
 
 # %% ../nbs/22_ulmfit_run.ipynb #ac348b5b
 def _check_together(p:dict):
     "The checks across preset values: room for the special tokens, existing layer groups, dropouts below 1."
     check_vocab_args(p['min_freq'], p['max_vocab'])
     groups = p['config']['n_layers'] + 2                                 # the classifier's: embedding, each LSTM layer, head
-    for i, s in enumerate(p['steps']):
+    for i, s, key in [(i, s, k) for k in ('steps', 'ablation_steps') for i, s in enumerate(p[k] or [])]:
         if not -groups < s.freeze_to < groups:
-            raise ValueError(f"steps[{i}] freeze_to must be between {1 - groups} and {groups - 1} (the classifier has "
+            raise ValueError(f"{key}[{i}] freeze_to must be between {1 - groups} and {groups - 1} (the classifier has "
                              f"{groups} parameter groups), got {s.freeze_to}")
     for m, cfg in (('lm_drop_mult', p['config']), ('clas_drop_mult', clas_config(p['config']))):
         for k, v in cfg.items():
@@ -376,37 +384,51 @@ def _lm_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, pretrain
                     generated=None if bw else learn.predict(d['prompt'], 40, temperature=0.75))
     _fit_stage(run, stage, learn, p['lm_epochs'], resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
 
-def _clas_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, progress:bool):
+def _clas_train(d:dict, p:dict) -> tuple[np.ndarray, torch.Tensor]:
+    "The classifier's training documents (`clas_docs` of them, or all) and their labels."
+    pick = subset(np.arange(len(d['clas_train'])), p['clas_docs'])
+    return d['clas_train'][pick], d['y_train'][torch.as_tensor(pick)]
+
+def _baselines(run:RunState, d:dict, p:dict):
+    "Majority class and TF-IDF + NBSVM on the classifier's training documents, scored on the test set (stage `baselines`)."
+    t0, c, (tr, ytr) = time.perf_counter(), d['corpus'], _clas_train(d, p)
+    valid = ([c[i] for i in d['clas_valid']], d['y_valid']) if 'clas_valid' in d else (None, None)  # C chosen there, if any
+    rep = baseline_report([c[i] for i in tr], ytr, [c[i] for i in d['clas_test']], d['y_test'], len(d['classes']), *valid)
+    run.finish('baselines', wall_s=round(time.perf_counter() - t0, 1), **rep)
+
+def _clas_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, progress:bool, ablation:bool=False):
     "The gradual-unfreezing steps of direction `dirn` (resuming), then test-set probabilities in the test order."
-    bw, c, ckpt = dirn == 'bwd', d['corpus'], run.out/f'clas_{dirn}.ckpt.pth'
-    te, tr = d['clas_test'], subset(np.arange(len(d['clas_train'])), p['clas_docs'])
+    # ablation: the same classifier from a random encoder (no language model stage), with `ablation_steps`
+    bw, c, kind = dirn == 'bwd', d['corpus'], 'ablation' if ablation else 'clas'
+    ckpt, steps, test = run.out/f'{kind}_{dirn}.ckpt.pth', p['ablation_steps' if ablation else 'steps'], f'{kind}_test_{dirn}' if ablation else f'test_{dirn}'
+    te, (tr, ytr) = d['clas_test'], _clas_train(d, p)
     va, yva = (d['clas_valid'], d['y_valid']) if 'clas_valid' in d else (te, d['y_test'])  # its own split, else the test set (the lesson)
     pick = subset(np.arange(len(va)), p['valid_docs']); va, yva = va[pick], yva[torch.as_tensor(pick)]
-    dls = clas_dataloaders(numericalize_corpus(c, d['vocab'], d['clas_train'][tr], bw), d['y_train'][torch.as_tensor(tr)],
+    dls = clas_dataloaders(numericalize_corpus(c, d['vocab'], tr, bw), ytr,
                            numericalize_corpus(c, d['vocab'], va, bw), yva,
                            d['vocab'], d['classes'], p['clas_bs'], p['seq_len'], p['max_len'], device)
     learn = text_classifier_learner(dls, d['vocab'], clas_config(p['config']), p['clas_drop_mult'], d['tokenizer'], bw, p['seq_len'],
                                     p['max_len'], cbs=cbs, progress=progress)
-    learn.load_encoder(run.out/f'enc_{dirn}.pth')
-    for k, step in enumerate(p['steps']):
-        stage, prev = f'clas_{dirn}_{k + 1}', (f'clas_{dirn}_{k}' if k else None)
+    if not ablation: learn.load_encoder(run.out/f'enc_{dirn}.pth')
+    for k, step in enumerate(steps):
+        stage, prev = f'{kind}_{dirn}_{k + 1}', (f'{kind}_{dirn}_{k}' if k else None)
         if stage in run.done: continue
         learn.freeze_to(step.freeze_to)
         _fit_stage(run, stage, learn, step.epochs, resume_epoch(learn, ckpt, run.config, stage, prev),
-                   lambda s: learn.fit_one_cycle(step.epochs, spread_lr(step, p['lr_spread']), start_epoch=s,
+                   lambda s: learn.fit_one_cycle(step.epochs, spread_lr(step, 1.0 if ablation else p['lr_spread']), start_epoch=s,
                                                  cbs=EpochCheckpoint(ckpt, stage, run.config)), ckpt,
                    lambda: dict(freeze_to=step.freeze_to, lr=step.lr))
-    stage = f'test_{dirn}'
-    if stage not in run.done:
+    if test not in run.done:
         t0 = time.perf_counter()
-        resume_epoch(learn, ckpt, run.config, '', f'clas_{dirn}_{len(p["steps"])}')   # the weights after the last step
+        resume_epoch(learn, ckpt, run.config, '', f'{kind}_{dirn}_{len(steps)}')   # the weights after the last step
         test_dl = ClasDataLoader(numericalize_corpus(c, d['vocab'], te, bw), d['y_test'], p['clas_bs'], p['seq_len'],
                                  max_len=p['max_len'], device=device)
         probs, ys = learn.get_preds(test_dl)                                     # in the loader's (length) order
         order = torch.as_tensor(np.concatenate(sorted_batches(test_dl.lens, test_dl.bs)))
         back = torch.empty_like(probs); back[order] = probs                      # back to the test set's order
-        with atomic_write(run.out/f'probs_{dirn}.pt') as f: torch.save({'probs': back, 'targets': d['y_test'], **_stamp(run.config)}, f)
-        run.finish(stage, wall_s=round(time.perf_counter() - t0, 1), accuracy=round(probs_accuracy(probs, ys), 4),
+        with atomic_write(run.out/f'probs_{"ablation_" if ablation else ""}{dirn}.pt') as f:
+            torch.save({'probs': back, 'targets': d['y_test'], **_stamp(run.config)}, f)
+        run.finish(test, wall_s=round(time.perf_counter() - t0, 1), accuracy=round(probs_accuracy(probs, ys), 4),
                    macro_f1=round(macro_f1(probs.argmax(1).numpy(), ys.numpy(), len(d['classes'])), 4), n=len(te))
 
 def _pretrained(pretrained, pretrained_bwd, dirs:list[str]) -> dict:
@@ -455,11 +477,12 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
                    pretrained=str(pretrained) if pretrained else None,
                    **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
-                   params={k: ([list(s) for s in v] if k == 'steps' else v) for k, v in p.items()}))
+                   params={k: ([list(s) for s in v] if k.endswith('steps') and v else v) for k, v in p.items()}))
     d = ulmfit_data(data, tok, p['min_freq'], p['max_vocab'], progress)
     t_data = round(time.perf_counter() - t_start, 1)
     run.begin(vocab_size=len(d['vocab']), vocab_head=d['vocab'][:50])          # state.json: before the first checkpoint
     cbs = [*(cbs or []), *([MixedPrecision()] if p['amp'] else [])]
+    if 'baselines' not in run.done: _baselines(run, d, p)
     for dirn in dirs:
         set_seed(seed)
         if f'lm_{dirn}' not in run.done: _lm_stage(run, d, p, dirn, dev, cbs, files[dirn], progress)
@@ -467,9 +490,18 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
         set_seed(seed)
         if f'test_{dirn}' not in run.done: _clas_stage(run, d, p, dirn, dev, cbs, progress)
         if until == f'clas_{dirn}': break
+        if p['ablation_steps'] and dirn == dirs[0] and f'ablation_test_{dirn}' not in run.done:
+            set_seed(seed); _clas_stage(run, d, p, dirn, dev, cbs, progress, ablation=True)   # no LM stage: what it adds
     return write_report(run, d, direction, dev, t_data, time.perf_counter() - t_start)
 
 # %% ../nbs/22_ulmfit_run.ipynb #105ac0dd
+def peak_rss_mb() -> float|None:
+    "This process's peak resident memory in MB (None where the OS does not say)."
+    try: import resource
+    except ImportError: return None                                            # Windows
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss                    # bytes on macOS, KiB on Linux
+    return round(kb / 2**20 if sys.platform == 'darwin' else kb / 2**10, 1)
+
 def write_report(run:RunState, d:dict, direction:str, device:torch.device, data_s:float, wall_s:float) -> dict:
     "Write `report.json` in the run folder (atomically) and return it."
     lens = d['corpus'].lengths
@@ -481,12 +513,67 @@ def write_report(run:RunState, d:dict, direction:str, device:torch.device, data_
         ens = ensemble_probs(pf['probs'], pb['probs'])
         acc['ensemble'] = round(probs_accuracy(ens, pf['targets']), 4)
         f1['ensemble'] = round(macro_f1(ens.argmax(1).numpy(), pf['targets'].numpy(), len(d['classes'])), 4)
+    abl = [dn for dn in ('fwd', 'bwd') if f'ablation_test_{dn}' in run.done]
+    ablation = {dn: dict(**{k: run.done[f'ablation_test_{dn}'][k] for k in ('accuracy', 'macro_f1')}, wall_s=round(sum(
+        v['wall_s'] for k, v in run.done.items() if k.startswith(f'ablation_{dn}_') or k == f'ablation_test_{dn}'), 1)) for dn in abl}
     rep = dict(data=run.config['data'], preset=run.config['preset'], tok=run.config['tok'], direction=direction,
                device=str(device), threads=torch.get_num_threads(),
                vocab_size=len(d['vocab']), documents=len(lens), tokens=int(lens.sum()),
                lm_split_tokens=dict(train=int(lens[d['lm_train']].sum()), valid=int(lens[d['lm_valid']].sum())),
                clas_train_docs=len(d['clas_train']), test_docs=len(d['clas_test']),
                data_wall_s=data_s, stages=run.done, test_accuracy=acc, test_macro_f1=f1,
+               baselines=run.done.get('baselines'), ablation=ablation, peak_rss_mb=peak_rss_mb(),
                total_stage_wall_s=round(sum(v.get('wall_s', 0) for v in run.done.values()), 1), this_call_wall_s=round(wall_s, 1))
     with atomic_write(run.out/'report.json', 'w') as f: json.dump(rep, f, indent=1)
     return rep
+
+def _wall(rep:dict, prefix:str) -> float:
+    "Minutes of the report's stages whose names start with `prefix`."
+    return round(sum(v.get('wall_s', 0) for k, v in rep['stages'].items() if k.startswith(prefix)) / 60, 1)
+
+def report_table(rep:dict) -> pd.DataFrame:
+    "The run's test results, a row per model: the baselines, the classifier without LM stage, ULMFiT per direction, the ensemble."
+    rows, b = [], rep.get('baselines') or {}
+    if b: rows += [('majority class', b['majority']['accuracy'], b['majority']['macro_f1'], None),
+                   (f"TF-IDF + NBSVM (word {'-'.join(map(str, b['nbsvm']['ngram_range']))}-grams)", b['nbsvm']['accuracy'],
+                    b['nbsvm']['macro_f1'], round(b['wall_s'] / 60, 1))]
+    rows += [(f'{dn} classifier, no LM stage (ablation)', a['accuracy'], a['macro_f1'], round(a['wall_s'] / 60, 1))
+             for dn, a in (rep.get('ablation') or {}).items()]
+    walls = {dn: _wall(rep, f'lm_{dn}') + _wall(rep, f'clas_{dn}') + _wall(rep, f'test_{dn}') for dn in ('fwd', 'bwd')}
+    walls['ensemble'] = walls['fwd'] + walls['bwd']
+    rows += [(f'ULMFiT {dn}', acc, rep['test_macro_f1'][dn], walls[dn]) for dn, acc in rep['test_accuracy'].items()]
+    return pd.DataFrame(rows, columns=['model', 'accuracy', 'macro_f1', 'wall_min'])
+
+def load_run_lm(out:str|Path, # a run folder whose language model stage has finished
+                dirn:str='fwd', # which direction's language model
+                device:str|torch.device='cpu') -> LMLearner:
+    "The language model of run folder `out`, rebuilt from its state.json, encoder vocab and checkpoint, for `predict`."
+    out, dirn = Path(out), _choice(dirn, 'dirn', ('fwd', 'bwd'))
+    if not (out/'state.json').is_file(): raise RunFileError(f"{out} is not a run folder: it has no state.json")
+    st = RunState(out, {})                                                 # a damaged state.json is refused
+    config = st.old['config']
+    if f'lm_{dirn}' not in st.done: raise RunValueError(f"{out} has no finished lm_{dirn} stage: run it first")
+    if config['tok'] != 'word': raise RunValueError(f"load_run_lm rebuilds word tokenizers only; this run used {config['tok']!r}")
+    p, vocab = config['params'], load_state(out/f'enc_{dirn}.pth', what='an encoder file')['vocab']
+    if config['data'] == 'wisesight':
+        from lesson8_nlp.thai import thai_word_tokenizer
+        tkn = thai_word_tokenizer()
+    else: tkn = Tokenizer(SpacyTokenizer())
+    ids = torch.arange(2 * p['seq_len'] + 2) % len(vocab)                   # placeholder data: predict needs none
+    dls = lm_dataloaders([ids], [ids], vocab, 1, p['seq_len'], resolve_device(device))
+    learn = language_model_learner(dls, vocab, p['config'], p['lm_drop_mult'], None, tkn, dirn == 'bwd',
+                                   cbs=[MixedPrecision()] if p['amp'] else [], progress=False)
+    learn.model.load_state_dict(load_checkpoint(out/f'lm_{dirn}.ckpt.pth', config)['model'])
+    return learn
+
+# %% ../nbs/22_ulmfit_run.ipynb #817054c6
+def run_summary(res:dict) -> str:
+    "How a run saved by `bench/save_run.py` was made, and what its language model reached, in a few lines."
+    rep = res['report']
+    lms = [k for k in rep['stages'] if k in ('lm_fwd', 'lm_bwd')]
+    lines = [f"$ {res['command']}", f"{res['cpu']}, {res['cores']} cores, {rep['threads']} torch threads: "
+             f"{res['wall_s'] / 60:.1f} min wall in all, peak RSS {res['peak_rss_mb'] / 1024:.2f} GB"]
+    lines += [f"{k}: {rep['stages'][k]['lm_train_tokens'] / 1e6:.1f}M training tokens, valid accuracy "
+              f"{rep['stages'][k]['accuracy']:.3f}, perplexity {rep['stages'][k]['perplexity']:.0f}, "
+              f"{rep['stages'][k]['wall_s'] / 60:.1f} min" for k in lms]
+    return '\n'.join(lines)
