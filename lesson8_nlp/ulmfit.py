@@ -558,7 +558,7 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
     if config['data'] == 'wisesight':
         from lesson8_nlp.thai import thai_word_tokenizer
         tkn = thai_word_tokenizer()
-    else: tkn = Tokenizer(SpacyTokenizer())
+    else: tkn = Tokenizer(_tokenizer(config['tok']))                    # the one the run's data was tokenized with
     ids = torch.arange(2 * p['seq_len'] + 2) % len(vocab)                   # placeholder data: predict needs none
     dls = lm_dataloaders([ids], [ids], vocab, 1, p['seq_len'], resolve_device(device))
     learn = language_model_learner(dls, vocab, p['config'], p['lm_drop_mult'], None, tkn, dirn == 'bwd',
