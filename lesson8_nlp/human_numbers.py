@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from matplotlib.axes import Axes
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -20,12 +23,13 @@ from .data import human_numbers
 from .learner import DataLoaders, Learner, ModelResetter, accuracy, cross_entropy_flat, set_seed
 
 # %% auto #0
-__all__ = ['LESSON_BASELINE', 'N_HIDDEN', 'BS', 'LESSON_ACCURACY', 'NUMBERS_MODELS', 'hn_tokens', 'make_vocab_first_seen',
-           'tokens_to_ids', 'NumbersCorpus', 'load_numbers', 'seq3_pairs', 'contiguous_split', 'most_common_baseline',
-           'numbers_baseline', 'SeqBatches', 'group_chunks', 'seqs_with_targets', 'numbers_dls', 'check_token_ids',
-           'zero_lstm_state', 'check_state_rows', 'NumbersRecipe', 'numbers_learner', 'final_metrics',
-           'train_numbers_model', 'LMModel1', 'LMModel2', 'LMModel3', 'LMModel4', 'LMModel5', 'LMModel6',
-           'get_numbers_model', 'numbers_benchmark', 'numbers_table']
+__all__ = ['LESSON_BASELINE', 'N_HIDDEN', 'BS', 'DIAGRAM_COLOURS', 'LESSON_ACCURACY', 'NUMBERS_MODELS', 'hn_tokens',
+           'make_vocab_first_seen', 'tokens_to_ids', 'NumbersCorpus', 'load_numbers', 'seq3_pairs', 'contiguous_split',
+           'most_common_baseline', 'numbers_baseline', 'SeqBatches', 'group_chunks', 'seqs_with_targets', 'numbers_dls',
+           'check_token_ids', 'zero_lstm_state', 'check_state_rows', 'NumbersRecipe', 'numbers_learner',
+           'final_metrics', 'train_numbers_model', 'LMModel1', 'LMModel2', 'diagram_axes', 'draw_box', 'draw_arrow',
+           'diagram_texts', 'draw_rnn', 'LMModel3', 'LMModel4', 'LMModel5', 'LMModel6', 'get_numbers_model',
+           'numbers_benchmark', 'numbers_table']
 
 # %% ../nbs/10_human_numbers.ipynb #065d1e2f
 def hn_tokens(path:str|Path|None=None) -> list[str]:
@@ -248,6 +252,100 @@ class LMModel2(nn.Module):
         for i in range(x.shape[1]):
             h = F.relu(self.h_h(h + self.i_h(x[:, i])))  # (bs, nh)
         return self.h_o(h)                               # (bs, vocab)
+
+# %% ../nbs/10_human_numbers.ipynb #5b6cf920
+DIAGRAM_COLOURS = {'input': '#f9cb9c', 'hidden': '#b6d7a8', 'output': '#9fc5e8', 'gate': '#ffe599',
+                   'data': '#eeeeee', 'new': '#ea9999'}  # box fills by kind, shared by every picture of the course
+
+def diagram_axes(ax:Axes|None=None, figsize:tuple[float, float]=(8, 3)) -> Axes:
+    "`ax`, or the axes filling a new figure of `figsize`, made ready for a diagram: equal scales, no frame or ticks."
+    if ax is None: ax = plt.figure(figsize=figsize).add_axes((0.01, 0.01, 0.98, 0.9))  # room for a title
+    ax.set_aspect('equal'); ax.set_axis_off()
+    return ax
+
+def draw_box(
+    ax:Axes, # the diagram's axes
+    xy:tuple[float, float], # centre
+    text:str, # the label inside
+    size:tuple[float, float]=(1.0, 0.45), # width and height; a circle's diameter is the width
+    colour:str='white', # fill
+    circle:bool=False, # a circle (an element-wise operation) instead of a rounded box
+    fontsize:float=10, # of the label
+    gid:str='box', # tags the patch and its label, so that tests can find them
+) -> Patch:
+    "A labelled box (or circle) centred at `xy`; returns the patch."
+    (x, y), (w, h) = xy, size
+    p = Circle(xy, w / 2) if circle else FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle='round,pad=0,rounding_size=0.08')
+    p.set(facecolor=colour, edgecolor='0.3', linewidth=1, gid=gid, zorder=2)
+    ax.add_patch(p)
+    ax.text(x, y, text, ha='center', va='center', fontsize=fontsize, zorder=3, gid=gid)
+    return p
+
+def draw_arrow(
+    ax:Axes, # the diagram's axes
+    start:tuple[float, float], # tail
+    end:tuple[float, float], # head
+    label:str|None=None, # written on the arrow, in its colour
+    colour:str='0.25', # of the arrow and its label
+    bend:float=0.0, # 0 is straight; the larger, the more it curves (negative: the other way)
+    label_xy:tuple[float, float]|None=None, # where the label goes; default the middle of the arrow
+    head:bool=True, # False draws a plain line, tagged `gid='line'`
+) -> FancyArrowPatch:
+    "An arrow from `start` to `end` (tagged `gid='arrow'`), optionally labelled; returns the patch."
+    a = FancyArrowPatch(start, end, arrowstyle='-|>' if head else '-', mutation_scale=11, color=colour, linewidth=1.4,
+                        connectionstyle=f'arc3,rad={bend}', shrinkA=0, shrinkB=0, gid='arrow' if head else 'line', zorder=1)
+    ax.add_patch(a)
+    if label:
+        lx, ly = label_xy or ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+        ax.text(lx, ly, label, ha='center', va='center', fontsize=8, color=colour, zorder=3,
+                bbox=dict(boxstyle='round,pad=0.1', facecolor='white', edgecolor='none'))
+    return a
+
+def diagram_texts(ax:Axes) -> list[str]:
+    "Every text drawn on `ax`, in drawing order: how tests read a diagram back."
+    return [t.get_text() for t in ax.texts]
+
+# %% ../nbs/10_human_numbers.ipynb #6048f7d5
+_STEP_DX, _ROW_DY = 2.0, 1.2                             # distance between two steps, between two rows
+_WEIGHT_COLOURS = {'i_h': '#e69138', 'ih': '#b45f06', 'h_o': '#3d85c6'}  # one arrow colour per weight matrix
+_RECURRENT_COLOURS = ('#6aa84f', '#38761d', '#274e13')   # each layer's hidden-to-hidden weights
+
+def draw_rnn(
+    unrolled:bool=False, # one column per step, or one box per layer with a loop
+    n_steps:int=3, # steps drawn when unrolled
+    n_layers:int=1, # stacked recurrent layers (`LMModel5`'s `nn.RNN` has 2)
+    every_step:bool=False, # a prediction after every step (`LMModel4` on), else after the last one only
+    ax:Axes|None=None, # draw on this matplotlib Axes instead of a new figure
+) -> Axes:
+    "An RNN as a loop or unrolled over `n_steps`: tokens in, hidden states, scores out; same label, same weights."
+    if n_steps < 1 or not 1 <= n_layers <= len(_RECURRENT_COLOURS):
+        raise ValueError(f"n_steps must be at least 1 and n_layers 1 to {len(_RECURRENT_COLOURS)}, got {n_steps} and {n_layers}")
+    steps, (W, H) = (n_steps if unrolled else 1), (1.0, 0.45)
+    ax = diagram_axes(ax, figsize=(1.2 + 2 * steps, 0.4 + 0.85 * (n_layers + 2)))
+    top = _ROW_DY * (n_layers + 1)                                              # the output row
+    rec = ['h_h'] if n_layers == 1 else [f'hh_l{l}' for l in range(n_layers)]   # nn.RNN's names past one layer
+    for t in range(steps):
+        x = t * _STEP_DX
+        draw_box(ax, (x, 0), f'x[:, {t}]' if unrolled else 'x[:, i]', colour=DIAGRAM_COLOURS['input'], gid='input')
+        draw_arrow(ax, (x, H / 2), (x, _ROW_DY - H / 2), 'i_h' if n_layers == 1 else 'i_h, ih_l0', _WEIGHT_COLOURS['i_h'])
+        for l in range(n_layers):
+            y = _ROW_DY * (l + 1)
+            draw_box(ax, (x, y), 'h', colour=DIAGRAM_COLOURS['hidden'], gid=f'hidden {l + 1}')
+            if l: draw_arrow(ax, (x, y - _ROW_DY + H / 2), (x, y - H / 2), f'ih_l{l}', _WEIGHT_COLOURS['ih'])
+            if not unrolled:                                                    # the loop: back into the same box
+                draw_arrow(ax, (x + W / 2 - 0.2, y + H / 2), (x + W / 2, y - 0.05), rec[l], _RECURRENT_COLOURS[l],
+                           bend=-1.9, label_xy=(x + W / 2 + 0.62, y + 0.25))
+            elif t: draw_arrow(ax, (x - _STEP_DX + W / 2, y), (x - W / 2, y), rec[l], _RECURRENT_COLOURS[l])
+        if every_step or t == steps - 1:
+            draw_box(ax, (x, top), 'out', colour=DIAGRAM_COLOURS['output'], gid='output')
+            draw_arrow(ax, (x, top - _ROW_DY + H / 2), (x, top - H / 2), 'h_o', _WEIGHT_COLOURS['h_o'])
+    for l in range(n_layers):                                                   # row names on the left
+        ax.text(-W / 2 - 0.15, _ROW_DY * (l + 1), 'hidden' if n_layers == 1 else f'layer {l + 1}',
+                ha='right', va='center', fontsize=8, color='0.35')
+    ax.set(xlim=(-W / 2 - 0.9, (steps - 1) * _STEP_DX + W / 2 + (0.2 if unrolled else 1.0)),
+           ylim=(-H / 2 - 0.1, top + H / 2 + 0.1))
+    ax.set_title(f'unrolled over {n_steps} steps' if unrolled else 'as a loop', fontsize=9)
+    return ax
 
 # %% ../nbs/10_human_numbers.ipynb #950e494a
 class LMModel3(nn.Module):

@@ -7,16 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .human_numbers import NumbersRecipe, check_state_rows, check_token_ids
+from .human_numbers import (DIAGRAM_COLOURS, NumbersRecipe, check_state_rows, check_token_ids, diagram_axes,
+                                       draw_arrow, draw_box)
 from .learner import ActivationStats
 
 # %% auto #0
-__all__ = ['LSTMCell', 'to_torch_cell', 'FusedLSTMCell', 'LSTMLayer', 'to_torch_lstm', 'ScratchLSTMLM', 'grads_through_time',
-           'plot_grads_through_time', 'StackedLM', 'first_last_grad_ratio']
+__all__ = ['LSTMCell', 'draw_lstm_cell', 'to_torch_cell', 'FusedLSTMCell', 'LSTMLayer', 'to_torch_lstm', 'ScratchLSTMLM',
+           'grads_through_time', 'plot_grads_through_time', 'StackedLM', 'first_last_grad_ratio']
 
 # %% ../nbs/11_lstm.ipynb #5b0bbe88
 class LSTMCell(nn.Module):
@@ -41,6 +43,40 @@ class LSTMCell(nn.Module):
         w = torch.cat([g.weight for g in gates])  # (4*nh, nh + ni): the h columns come first
         b = torch.cat([g.bias for g in gates])    # (4*nh,)
         return {'weight_ih': w[:, self.nh:], 'weight_hh': w[:, :self.nh], 'bias_ih': b, 'bias_hh': torch.zeros_like(b)}
+
+# %% ../nbs/11_lstm.ipynb #841e80e2
+def draw_lstm_cell(ax:Axes|None=None) -> Axes:
+    "The LSTM cell as `LSTMCell.forward` computes it: four gates read [h, x] and edit the cell state c; returns the axes."
+    ax = diagram_axes(ax, figsize=(8, 3.6))
+    C, B, G = 3.0, 0.0, 1.2                       # heights of the cell-state line, of the [h, x] line, of the gates
+    gw, gh, r = 0.7, 0.45, 0.2                    # a gate's width and height, the radius of the × and + circles
+    op = dict(size=(2 * r, 2 * r), circle=True, fontsize=11)
+    # along the top, c: scaled by the forget gate (×), added to (+), and out; tanh(c) branches off on the right
+    ax.text(0.1, C, 'c', ha='right', va='center', fontsize=12)
+    draw_arrow(ax, (0.2, C), (1.6 - r, C)); draw_box(ax, (1.6, C), '×', **op)
+    draw_arrow(ax, (1.6 + r, C), (3.0 - r, C)); draw_box(ax, (3.0, C), '+', **op)
+    draw_arrow(ax, (3.0 + r, C), (6.9, C)); ax.text(7.0, C, 'c', ha='left', va='center', fontsize=12)
+    # along the bottom, hx = [h, x], read by all four gates
+    ax.text(0.1, B, 'h', ha='right', va='center', fontsize=12); ax.text(0.8, B - 0.85, 'x', ha='center', va='top', fontsize=12)
+    draw_arrow(ax, (0.8, B - 0.8), (0.8, B), head=False); draw_arrow(ax, (0.2, B), (4.6, B), head=False)
+    ax.text(0.95, B - 0.1, 'hx = [h, x]', ha='left', va='top', fontsize=8, color='0.35')
+    for name, fn, gx in [('forget', 'σ', 1.6), ('input', 'σ', 2.5), ('cell', 'tanh', 3.5), ('output', 'σ', 4.6)]:
+        draw_arrow(ax, (gx, B), (gx, G - gh / 2))
+        draw_box(ax, (gx, G), fn, size=(gw, gh), colour=DIAGRAM_COLOURS['gate'], gid=f'{name} gate')
+        ax.text(gx + 0.06, (B + G) / 2 - 0.1, name, ha='left', va='center', fontsize=8, style='italic')
+    draw_arrow(ax, (1.6, G + gh / 2), (1.6, C - r))                                 # forget gate × c
+    draw_box(ax, (3.0, 2.1), '×', **op)                                             # input gate × cell gate ...
+    draw_arrow(ax, (2.5, G + gh / 2), (3.0 - 0.7 * r, 2.1 - 0.7 * r))
+    draw_arrow(ax, (3.5, G + gh / 2), (3.0 + 0.7 * r, 2.1 - 0.7 * r))
+    draw_arrow(ax, (3.0, 2.1 + r), (3.0, C - r))                                    # ... added to c
+    draw_box(ax, (5.6, 2.1), 'tanh', size=(gw, gh))                                 # the new c squashed ...
+    draw_arrow(ax, (5.6, C), (5.6, 2.1 + gh / 2)); draw_arrow(ax, (5.6, 2.1 - gh / 2), (5.6, G + r))
+    draw_box(ax, (5.6, G), '×', **op)                                               # ... × output gate = new h
+    draw_arrow(ax, (4.6 + gw / 2, G), (5.6 - r, G))
+    draw_arrow(ax, (5.6, G - r), (5.6, B), head=False); draw_arrow(ax, (5.6, B), (6.9, B))
+    ax.text(7.0, B, 'h', ha='left', va='center', fontsize=12)
+    ax.set(xlim=(-0.3, 7.4), ylim=(-1.2, 3.4))
+    return ax
 
 # %% ../nbs/11_lstm.ipynb #52a55969
 def to_torch_cell(cell:nn.Module) -> nn.LSTMCell:

@@ -42,10 +42,10 @@ def check_int(v,                  # the value to check
     return i
 
 # %% ../nbs/01_text_rules.ipynb #80d1fcd0
-_html_leftovers = (  # (broken form, replacement), applied in this order
+_html_leftovers = (  # (broken form, replacement), applied in this order: fastai 2.8's list
     ('#39;', "'"), ('amp;', '&'), ('#146;', "'"), ('nbsp;', ' '), ('#36;', '$'), ('\\n', '\n'),
-    ('quot;', "'"), ('<br />', '\n'), ('\\"', '"'), ('<unk>', UNK), (' @.@ ', '.'), (' @,@ ', ','),
-    (' @-@ ', '-'), ('\\', ' \\ '))
+    ('quot;', "'"), ('<br />', '\n'), ('\\"', '"'), ('<unk>', UNK), (' @.@ ', '.'), (' @-@ ', '-'),
+    ('...', ' …'))
 
 def fix_html(x: str) -> str:
     "Undo the HTML debris of scraped text: `<br />` line breaks, broken and real entities."

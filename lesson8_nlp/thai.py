@@ -6,8 +6,9 @@
 __all__ = ['SPACE_TOK', 'TK_URL', 'thai_spec_tok', 'SPACE_MODES', 'thai_rules', 'WREP_MIN', 'thai_post_rules', 'WISESIGHT_SPLITS',
            'WISESIGHT_CLASSES', 'rm_useless_spaces_th', 'fix_mai_yamok', 'replace_space_tok', 'replace_url',
            'replace_rep_after', 'replace_all_caps_th', 'replace_maj_th', 'thai_text_rules', 'split_space_tok',
-           'ungroup_emoji', 'replace_wrep_post', 'thai_word_tokenizer', 'load_wisesight', 'ThaiSubwordTokenizer',
-           'thai_subword_tokenizer', 'space_report', 'label_ids', 'wisesight_tokens']
+           'ungroup_emoji', 'replace_wrep_post', 'undo_rep_after', 'decode_thai_spec_tokens', 'thai_word_tokenizer',
+           'load_wisesight', 'ThaiSubwordTokenizer', 'thai_subword_tokenizer', 'space_report', 'label_ids',
+           'wisesight_tokens']
 
 # %% ../nbs/30_thai.ipynb #dcf02e72
 import json
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .data import URLs, untar_data
-from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, fix_html, lowercase, text_spec_tok
+from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, decode_spec_tokens, fix_html, lowercase, text_spec_tok
 from .tokenizers import SentencePieceTokenizer, ThaiTokenizer, Tokenizer, tokenize_texts
 
 # %% ../nbs/30_thai.ipynb #c2ce8b6a
@@ -138,6 +139,21 @@ def replace_wrep_post(toks: list[str]) -> list[str]:
 thai_post_rules = [split_space_tok, ungroup_emoji, replace_wrep_post]
 
 # %% ../nbs/30_thai.ipynb #4a09f37d
+def undo_rep_after(toks: list[str]) -> list[str]:
+    "Undo `replace_rep_after`: `w xxrep n` -> `w` with its last character written n times; a marker that cannot be undone is dropped."
+    out, i = [], 0
+    while i < len(toks):
+        t, n = toks[i], toks[i + 1] if i + 1 < len(toks) else ''
+        if t != TK_REP: out.append(t); i += 1; continue
+        if n.isascii() and n.isdigit() and out and out[-1] not in thai_spec_tok and out[-1] != SPACE_TOK:
+            out[-1] += out[-1][-1] * (int(n) - 1); i += 2
+        else: i += 1
+    return out
+
+def decode_thai_spec_tokens(toks: list[str]) -> list[str]:
+    "The Thai rules' markers undone: `w xxrep n` (marker after the character), then `xxwrep`, `xxmaj`, `xxup`."
+    return decode_spec_tokens(undo_rep_after(toks))
+
 def thai_word_tokenizer(spaces: str = 'token',  # 'keep', 'drop' or 'token' (see `SPACE_MODES`)
                         engine: str = 'newmm',  # PyThaiNLP engine (offline ones only, see `check_thai_engine`)
                         post_rules: list[Callable] | None = None,  # token-list rules (default `thai_post_rules`)
@@ -146,7 +162,7 @@ def thai_word_tokenizer(spaces: str = 'token',  # 'keep', 'drop' or 'token' (see
     rules = thai_text_rules(spaces)
     post = thai_post_rules if post_rules is None else post_rules
     return Tokenizer(ThaiTokenizer(engine, keep_spaces=spaces == 'keep', post_rules=post,
-                                   space_tok=SPACE_TOK if spaces == 'token' else None), rules)
+                                   space_tok=SPACE_TOK if spaces == 'token' else None), rules, undo=decode_thai_spec_tokens)
 
 # %% ../nbs/30_thai.ipynb #5138f3db
 WISESIGHT_SPLITS = ('train', 'valid', 'test')

@@ -157,8 +157,10 @@ class Tokenizer:
                  rules: list[Callable[[str], str]] | None = None,  # text rules (default `text_proc_rules`)
                  counter: Counter | None = None,  # token counts, if known
                  lengths: list[int] | None = None,  # text lengths in tokens, if known
-                 sep: str = ' '):  # what `decode` joins tokens with
+                 sep: str = ' ',  # what `decode` joins tokens with
+                 undo: Callable[[list[str]], list[str]] = decode_spec_tokens):  # how `decode` undoes the rules' markers
         self.tok, self.rules, self.counter, self.lengths, self.sep = _base_tok(tok), _rule_list(rules), counter, lengths, sep
+        self.undo = undo
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
         res = [_token_list(toks, i, self.tok) for i, toks in enumerate(self.tok([apply_rules(t, self.rules) for t in texts]))]
@@ -171,9 +173,9 @@ class Tokenizer:
         return self._tokenize(check_texts(o))
 
     def decode(self, tokens: Sequence[str]) -> str:
-        "Readable text from `tokens`: undo `xxmaj`/`xxup`/`xxrep`/`xxwrep`, then the base tokenizer's `decode`, else join with `sep`."
-        toks = decode_spec_tokens(list(tokens))
-        return self.tok.decode(toks) if callable(getattr(self.tok, 'decode', None)) else self.sep.join(toks)
+        "Readable text from `tokens`: `undo` the rules' markers, then the base tokenizer's `decode`, else `▁` -> space, joined with `sep`."
+        toks = self.undo(list(tokens))
+        return self.tok.decode(toks) if callable(getattr(self.tok, 'decode', None)) else self.sep.join(t.replace('▁', ' ') for t in toks)
 
     def setup(self, texts: Sequence[str]) -> 'Tokenizer':
         "Train the base tokenizer on `texts` if it can be trained (e.g. SentencePiece)."

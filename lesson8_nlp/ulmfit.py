@@ -26,11 +26,41 @@ from .ulmfit_lm import (IMDB_LM_FOLDERS, LMLearner, corpus_vocab, language_model
                                    numericalize_corpus, pretrained_files, split_idxs)
 
 # %% auto #0
-__all__ = ['LESSON_LR_SPREAD', 'PRESETS', 'AWD_FIELDS', 'PRESET_FIELDS', 'DATASETS', 'TOKENIZERS', 'RUN_CHECKPOINTS', 'RUN_FILES',
-           'DIRECTIONS', 'spread_lr', 'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors',
-           'preset_params', 'resolve_device', 'ulmfit_data', 'config_digest', 'config_diff', 'load_checkpoint',
-           'RunState', 'EpochCheckpoint', 'resume_epoch', 'subset', 'run_ulmfit', 'peak_rss_mb', 'write_report',
-           'report_table', 'load_run_lm', 'run_summary']
+__all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'PRESETS', 'AWD_FIELDS', 'PRESET_FIELDS', 'DATASETS', 'TOKENIZERS',
+           'RUN_CHECKPOINTS', 'RUN_FILES', 'DIRECTIONS', 'draw_ulmfit_stages', 'spread_lr', 'RunConfigError',
+           'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params', 'resolve_device',
+           'ulmfit_data', 'config_digest', 'config_diff', 'load_checkpoint', 'RunState', 'EpochCheckpoint',
+           'resume_epoch', 'subset', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm',
+           'run_summary']
+
+# %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
+from matplotlib.axes import Axes
+from .human_numbers import DIAGRAM_COLOURS, diagram_axes, draw_arrow, draw_box
+
+ULMFIT_STAGES = ('general-domain LM pretraining', 'target LM fine-tuning', 'classifier fine-tuning')
+
+def draw_ulmfit_stages(ax:Axes|None=None) -> Axes:
+    "ULMFiT's three stages side by side: the text each reads, the weights each passes on, what its head predicts."
+    ax = diagram_axes(ax, figsize=(8, 3.2))
+    notes = ("done once, by fastai:\n--pretrained wt103 loads it", 'stage lm_<dir>', 'stages clas_<dir>_<k>:\ngradual unfreezing')
+    data = ('Wikipedia\n(WikiText-103)', 'IMDb reviews\n(no labels needed)', 'labelled IMDb\nreviews')
+    heads = (('next word', 'output'), ('next word', 'output'), ('positive / negative', 'new'))  # the last head is new
+    W, DX = 2.0, 3.1                                                  # a stage's width, the distance between stages
+    for k, (title, note, text, (head, kind)) in enumerate(zip(ULMFIT_STAGES, notes, data, heads)):
+        x = k * DX
+        ax.text(x, 3.55, title, ha='center', va='center', fontsize=9, weight='bold')
+        ax.text(x, 3.05, note, ha='center', va='center', fontsize=7.5, color='0.35')
+        draw_box(ax, (x, 0.3), text, size=(W, 0.6), colour=DIAGRAM_COLOURS['data'], fontsize=8, gid='data')
+        draw_arrow(ax, (x, 0.6), (x, 0.95))
+        draw_box(ax, (x, 1.2), 'embedding', size=(W, 0.5), colour=DIAGRAM_COLOURS['hidden'], fontsize=8, gid='encoder')
+        draw_box(ax, (x, 1.8), 'AWD-LSTM layers', size=(W, 0.5), colour=DIAGRAM_COLOURS['hidden'], fontsize=8, gid='encoder')
+        draw_arrow(ax, (x, 2.05), (x, 2.3))
+        draw_box(ax, (x, 2.55), head, size=(W, 0.5), colour=DIAGRAM_COLOURS[kind], fontsize=8, gid='head')
+        if k:                                                         # what the stage takes over from the one before
+            draw_arrow(ax, (x - DX + W / 2, 1.5), (x - W / 2, 1.5))
+            ax.text(x - DX / 2, 1.6, 'all weights' if k == 1 else 'encoder', ha='center', va='bottom', fontsize=8)
+    ax.set(xlim=(-W / 2 - 0.05, 2 * DX + W / 2 + 0.05), ylim=(-0.05, 3.75))
+    return ax
 
 # %% ../nbs/22_ulmfit_run.ipynb #d48f075d
 _SMALL = dict(pad_token=1, bidir=False, output_p=0.1, hidden_p=0.15, input_p=0.25, embed_p=0.02, weight_p=0.2,
@@ -568,7 +598,7 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
 
 # %% ../nbs/22_ulmfit_run.ipynb #817054c6
 def run_summary(res:dict) -> str:
-    "How a run saved by `bench/save_run.py` was made, and what its language model reached, in a few lines."
+    "How a run saved by `bench/save_run.py` was made, what its language models reached and the text they generated."
     rep = res['report']
     lms = [k for k in rep['stages'] if k in ('lm_fwd', 'lm_bwd')]
     lines = [f"$ {res['command']}", f"{res['cpu']}, {res['cores']} cores, {rep['threads']} torch threads: "
@@ -576,4 +606,5 @@ def run_summary(res:dict) -> str:
     lines += [f"{k}: {rep['stages'][k]['lm_train_tokens'] / 1e6:.1f}M training tokens, valid accuracy "
               f"{rep['stages'][k]['accuracy']:.3f}, perplexity {rep['stages'][k]['perplexity']:.0f}, "
               f"{rep['stages'][k]['wall_s'] / 60:.1f} min" for k in lms]
+    lines += [f"{k} generated: {rep['stages'][k]['generated']}" for k in lms if rep['stages'][k].get('generated')]
     return '\n'.join(lines)
