@@ -6,13 +6,14 @@ finished `lesson8 ulmfit` run folders, each against real test reviews of its own
 Usage:  python bench/detect_generated.py NAME RUN [RUN ...] [--n 300] [--n-words 60] [--temps 0.5 1.0 1.5]
   RUN: a run folder whose forward language model has finished (e.g. `lesson8 ulmfit ... --until lm_fwd`).
 """
-import argparse, json, os, platform, shlex, sys, time
+import argparse, json, os, shlex, sys, time
 from pathlib import Path
 
 import torch
 
 from lesson8_nlp.generated import detection_experiment
 from lesson8_nlp.ulmfit import RunState, ulmfit_data
+from save_run import cpu_name  # this folder's
 
 ROOT = Path(os.path.abspath(__file__)).parents[1]
 
@@ -27,11 +28,15 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     res = dict(command='python bench/detect_generated.py ' + ' '.join(map(shlex.quote, sys.argv[1:])),
-               cpu=platform.processor() or platform.machine(), threads=a.threads, runs={})
+               cpu=cpu_name(), threads=a.threads, runs={})
+    real_docs = {}  # (data, tok) -> test reviews as token lists: read once for every run on the same data
     for run in a.runs:
         t0, config = time.perf_counter(), RunState(Path(run), {}).old['config']
-        d = ulmfit_data(config['data'], config['tok'], progress=False)
-        real = [d['corpus'][int(i)] for i in d['clas_test']]
+        key = (config['data'], config['tok'])
+        if key not in real_docs:
+            d = ulmfit_data(*key, progress=False)
+            real_docs[key] = [d['corpus'][int(i)] for i in d['clas_test']]
+        real = real_docs[key]
         res['runs'][Path(run).name] = dict(data=config['data'], preset=config['preset'],
                                            **detection_experiment(run, real, a.temps, a.n, a.n_words),
                                            wall_s=round(time.perf_counter() - t0, 1))

@@ -13,11 +13,11 @@ import torch.nn.functional as F
 
 from .baselines import tfidf_nbsvm_baseline
 from .learner import MixedPrecision, set_seed
-from .text_rules import BOS, UNK, check_int
+from .text_rules import BOS, check_int
 from .ulmfit import RunState, load_run_lm
 from .ulmfit_classifier import (UnfreezeStep, clas_config, clas_dataloaders, gradual_unfreeze,
                                            probs_accuracy, text_classifier_learner)
-from .ulmfit_lm import LMLearner
+from .ulmfit_lm import LMLearner, unk_ids
 
 # %% auto #0
 __all__ = ['DETECT_STEPS', 'sample_docs', 'distinct_2', 'detect_nbsvm', 'detect_ulmfit', 'detection_experiment']
@@ -33,7 +33,7 @@ def sample_docs(learn:LMLearner, # a forward language model (e.g. `load_run_lm`)
     n, n_words, bs = check_int(n, 'n'), check_int(n_words, 'n_words'), check_int(bs, 'bs')
     if not temperature > 0: raise ValueError(f"temperature must be > 0, got {temperature!r}")
     if learn.backwards: raise ValueError("sample_docs writes forwards: use the forward language model")
-    banned = torch.tensor([i for i, t in enumerate(learn.vocab) if t in (UNK, 'xxfake')], dtype=torch.long)
+    banned = unk_ids(learn.vocab)
     gen, dev, docs = torch.Generator().manual_seed(seed), next(learn.model.parameters()).device, []
     learn.model.eval()
     with learn.autocast(), torch.no_grad():
@@ -73,11 +73,11 @@ def detect_nbsvm(real:list[list[str]], fake:list[list[str]], seed:int=0, C:float
 
 DETECT_STEPS = (UnfreezeStep(-1, 3, 2e-2), UnfreezeStep(0, 6, 5e-3))  # head first, then everything
 
-def detect_ulmfit(run:str|Path, # the run folder whose forward language model wrote the fakes
+def detect_ulmfit(lm:LMLearner, # the language model that wrote the fakes (`load_run_lm`)
+                  p:dict, # its run's preset values (`RunState(run, {}).old['config']['params']`)
                   real:list[list[str]], fake:list[list[str]], seed:int=0,
                   steps:Sequence[UnfreezeStep]=DETECT_STEPS, bs:int=32) -> float:
-    "Test accuracy of a ULMFiT classifier, on run `run`'s language model, telling `fake` from `real` (trained on half)."
-    p, lm = RunState(Path(run), {}).old['config']['params'], load_run_lm(run)
+    "Test accuracy of a ULMFiT classifier on `lm`'s encoder telling `fake` from `real` (trained on half of each)."
     tr, ytr, te, yte = _halves(real, fake, seed)
     ids = lambda docs: [lm.num(d) for d in docs]
     dls = clas_dataloaders(ids(tr), ytr, ids(te), yte, lm.vocab, ['real', 'generated'], bs, p['seq_len'],
@@ -102,13 +102,14 @@ def detection_experiment(run:str|Path, # a finished run folder (its forward lang
     long = [list(d[:n_words + 1]) for d in real_docs if len(d) > n_words]
     if len(long) < n: raise ValueError(f"need {n} real reviews of more than {n_words} tokens, got {len(long)}")
     real = [long[i] for i in np.random.default_rng(seed).permutation(len(long))[:n]]
-    lm, done = load_run_lm(run), RunState(Path(run), {}).done['lm_fwd']
+    st, lm = RunState(Path(run), {}), load_run_lm(run)                   # read once, used for every temperature
+    p, done = st.old['config']['params'], st.done['lm_fwd']
     rows = []
     for t in temperatures:
         fake = sample_docs(lm, n, n_words, t, seed=seed)
         rows.append(dict(temperature=t, distinct_2=round(distinct_2(fake), 4),
                          nbsvm=round(detect_nbsvm(real, fake, seed), 4),
-                         ulmfit=round(detect_ulmfit(run, real, fake, seed), 4) if ulmfit else None,
+                         ulmfit=round(detect_ulmfit(lm, p, real, fake, seed), 4) if ulmfit else None,
                          example=lm.tokenizer.decode(fake[0][1:])))
     return dict(lm_perplexity=done['perplexity'], lm_accuracy=done['accuracy'], n=n, n_words=n_words,
                 real_distinct_2=round(distinct_2(real), 4), rows=rows)

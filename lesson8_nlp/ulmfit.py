@@ -209,11 +209,17 @@ DATASETS, TOKENIZERS = ('sample', 'imdb', 'wisesight'), ('word', 'subword')
 def _tokenizer(tok:str):
     return SpacyTokenizer() if tok == 'word' else SentencePieceTokenizer(vocab_sz=None)
 
+def _word_tokenizer(data:str) -> Tokenizer:
+    "The word `Tokenizer` runs on `data` read their texts with: PyThaiNLP words and the Thai rules for Wisesight, else spaCy words."
+    if data != 'wisesight': return Tokenizer(_tokenizer('word'))
+    from lesson8_nlp.thai import thai_word_tokenizer
+    return thai_word_tokenizer()
+
 def _wisesight(tok:str, cache:Path, progress:bool) -> dict:
     "Wisesight Sentiment tokenized for ULMFiT (Thai words or `<_>` subwords), with its train/valid/test split."
-    from lesson8_nlp.thai import WISESIGHT_CLASSES, label_ids, load_wisesight, thai_subword_tokenizer, thai_word_tokenizer
+    from lesson8_nlp.thai import WISESIGHT_CLASSES, label_ids, load_wisesight, thai_subword_tokenizer
     df = load_wisesight()
-    if tok == 'word': tkn = thai_word_tokenizer()
+    if tok == 'word': tkn = _word_tokenizer('wisesight')
     else: tkn = thai_subword_tokenizer(df['text'][df['split'] == 'train'].tolist(), cache_dir=cache)
     corpus = tokenize_texts(df['text'].tolist(), tok=tkn.tok, rules=tkn.rules, cache_dir=cache, progress=progress)
     y, split = torch.as_tensor(label_ids(df['label'])), df['split'].to_numpy()
@@ -585,10 +591,7 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
     if f'lm_{dirn}' not in st.done: raise RunValueError(f"{out} has no finished lm_{dirn} stage: run it first")
     if config['tok'] != 'word': raise RunValueError(f"load_run_lm rebuilds word tokenizers only; this run used {config['tok']!r}")
     p, vocab = config['params'], load_state(out/f'enc_{dirn}.pth', what='an encoder file')['vocab']
-    if config['data'] == 'wisesight':
-        from lesson8_nlp.thai import thai_word_tokenizer
-        tkn = thai_word_tokenizer()
-    else: tkn = Tokenizer(_tokenizer(config['tok']))                    # the one the run's data was tokenized with
+    tkn = _word_tokenizer(config['data'])                                   # the one the run's data was tokenized with
     ids = torch.arange(2 * p['seq_len'] + 2) % len(vocab)                   # placeholder data: predict needs none
     dls = lm_dataloaders([ids], [ids], vocab, 1, p['seq_len'], resolve_device(device))
     learn = language_model_learner(dls, vocab, p['config'], p['lm_drop_mult'], None, tkn, dirn == 'bwd',

@@ -23,7 +23,7 @@ from .tokenizers import SpacyTokenizer, TokenizedCorpus, Tokenizer
 
 # %% auto #0
 __all__ = ['IMDB_LM_FOLDERS', 'split_idxs', 'doc_index', 'corpus_vocab', 'numericalize_corpus', 'lm_dataloaders', 'save_encoder',
-           'load_encoder', 'TextLearner', 'LMLearner', 'language_model_learner', 'pretrained_files']
+           'load_encoder', 'TextLearner', 'unk_ids', 'LMLearner', 'language_model_learner', 'pretrained_files']
 
 # %% ../nbs/20_ulmfit_lm.ipynb #3dc6c826
 IMDB_LM_FOLDERS = ('train', 'test', 'unsup')
@@ -159,6 +159,10 @@ class TextLearner(Learner):
         return ids.flip(0) if self.backwards else ids
 
 # %% ../nbs/20_ulmfit_lm.ipynb #d872dc5d
+def unk_ids(vocab:Sequence[str]) -> Tensor:
+    "The ids generation never draws (with `no_unk`): `xxunk` and the `xxfake` padding of the vocab."
+    return torch.tensor([i for i, t in enumerate(vocab) if t in (UNK, 'xxfake')], dtype=torch.long)
+
 class LMLearner(TextLearner):
     "`TextLearner` for a language model, with `predict` to generate text."
     def predict(self, text:str, n_words:int=1, temperature:float=1., no_unk:bool=True) -> str:
@@ -167,7 +171,7 @@ class LMLearner(TextLearner):
         if n_words < 0: raise ValueError(f"n_words must be >= 0, got {n_words}")
         ids = self.numericalize(text)
         if not len(ids): raise ValueError("the prompt gives no tokens: pass some text")
-        banned = torch.tensor([i for i, t in enumerate(self.vocab) if t in (UNK, 'xxfake')] if no_unk else [], dtype=torch.long)
+        banned = unk_ids(self.vocab) if no_unk else torch.empty(0, dtype=torch.long)
         self.model.eval(); self.model.reset()
         dev, new = next(self.model.parameters()).device, []
         with self.autocast(), torch.no_grad():                                      # bf16 when the learner trains in it
