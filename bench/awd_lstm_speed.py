@@ -14,20 +14,22 @@ so the losses after a fixed number of steps mean something: fp32 and bf16 are co
 With --parts, the forward + backward time of the LSTM stack and of the decoder + loss are timed on their own in
 fp32 and under autocast, to show where the bf16 gain comes from.
 
-fastai is imported from the running Python, or else from the one given by --fastai-python (default: the
-FASTAI_PYTHON environment variable, else bench/.venv-fastai/bin/python when it exists), which then runs the whole
-benchmark (it needs torch, tqdm, matplotlib and fastai). To make that bench venv:
+fastai is imported from the running Python, or else from the Python named by --fastai-python or, without it, by the
+FASTAI_PYTHON environment variable; that Python then runs the whole benchmark (it needs torch, tqdm, matplotlib and
+fastai). With neither, pass --no-fastai. To make such a Python in a folder of your choice, $VENV:
 
-    python -m venv bench/.venv-fastai
-    bench/.venv-fastai/bin/pip install torch==2.13.0 tqdm         # the CPU build, the same torch as the project's
-    bench/.venv-fastai/bin/pip install --no-deps fastai==2.8.12
-    bench/.venv-fastai/bin/pip install fastcore fastprogress fastdownload fasttransform plum-dispatch pandas \\
+    python -m venv $VENV
+    $VENV/bin/pip install torch==2.13.0 tqdm         # the CPU build, the same torch as the project's
+    $VENV/bin/pip install --no-deps fastai==2.8.12
+    $VENV/bin/pip install fastcore fastprogress fastdownload fasttransform plum-dispatch pandas \\
         matplotlib pillow packaging pyyaml requests scipy scikit-learn
 
 Usage:
 
-    python bench/awd_lstm_speed.py --threads 2 --parts            # full and small size, JSON in bench/results/
+    FASTAI_PYTHON=$VENV/bin/python python bench/awd_lstm_speed.py --threads 2 --parts   # full and small size
     python bench/awd_lstm_speed.py --sizes small --steps 20 --no-fastai
+
+The results go to --json (default bench/results/awd_lstm_speed.json); they name no path outside the checkout.
 
 Run it on an otherwise idle machine and note the load average (it is in the JSON): on a 2-core box with a load
 of ~4 from other work, oneDNN's bf16 LSTM timed up to 2.7x *slower* than fp32, while on the idle box it was 1.45x
@@ -36,7 +38,7 @@ faster.
 Sizes: `full` is fastai's awd_lstm_lm_config (emb 400, hidden 1152, 3 layers), `small` the cpu preset's
 (emb 100, hidden 256, 2 layers); both with a 10,000-token vocab, bs 64, seq_len 72.
 """
-import argparse, json, os, shlex, statistics, sys, time
+import argparse, json, os, platform, shlex, statistics, sys, time
 from pathlib import Path
 
 ROOT = Path(os.path.abspath(__file__)).parents[1]
@@ -48,7 +50,7 @@ LR = 1e-2  # Adam's rate for a short run from scratch: enough steps to move the 
 
 def _rel(p) -> str:
     "`p` relative to the checkout when it is inside it (no machine paths in the results)."
-    p = Path(os.path.abspath(p))                                       # keep a venv's python/ symlink as it is
+    p = Path(os.path.abspath(p))                                       # abspath, not resolve: symlinks kept as they are
     return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else p.name
 
 def make_batches(n:int, bs:int, seq_len:int, vocab:int, seed:int=0, n_next:int=8) -> list:
@@ -194,8 +196,9 @@ def _print(size:str, res:dict, runs:list):
               f"({p['decoder_speedup']:.2f}x)")
 
 def _fastai_python(arg:str|None) -> Path|None:
-    p = arg or os.environ.get('FASTAI_PYTHON') or (ROOT/'bench/.venv-fastai/bin/python')
-    return Path(p) if Path(p).exists() else None
+    "The Python to run the benchmark with fastai: `arg` (--fastai-python), else $FASTAI_PYTHON, else None."
+    p = arg or os.environ.get('FASTAI_PYTHON')
+    return Path(p) if p else None
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -206,7 +209,7 @@ def main():
     p.add_argument('--parts', action='store_true', help='also time the LSTMs and the decoder alone, fp32 vs bf16')
     p.add_argument('--no-fastai', action='store_true', help="leave out fastai's model")
     p.add_argument('--lstm-fp32', action='store_true', help="also run `bf16_dec`: ours with the LSTMs in fp32, decoder and loss in bf16")
-    p.add_argument('--fastai-python', default=None, help='a Python with fastai 2.8 (default: $FASTAI_PYTHON, else bench/.venv-fastai/bin/python)')
+    p.add_argument('--fastai-python', default=None, help='a Python with fastai 2.8 to run the benchmark (default: $FASTAI_PYTHON)')
     p.add_argument('--json', default=str(ROOT/'bench/results/awd_lstm_speed.json'), help='where to write the results')
     args = p.parse_args()
     sizes = [s.strip() for s in args.sizes.split(',') if s.strip()]
@@ -220,14 +223,15 @@ def main():
         try: import fastai  # noqa: F401
         except ImportError:
             py = _fastai_python(args.fastai_python)
-            if py is None: p.error("fastai is not importable here and no bench venv was found: make bench/.venv-fastai "
-                                   "(see the docstring), pass --fastai-python or FASTAI_PYTHON, or use --no-fastai")
-            if os.path.abspath(sys.executable) == os.path.abspath(py): p.error(f"{_rel(py)} cannot import fastai: install fastai==2.8.12 in it")
+            if py is None: p.error("fastai is not importable here: pass --fastai-python or set FASTAI_PYTHON to a Python "
+                                   "with fastai 2.8 (see the docstring), or use --no-fastai")
+            if not py.exists(): p.error(f"the fastai Python {py} does not exist")
+            if os.path.abspath(sys.executable) == os.path.abspath(py): p.error(f"{py} cannot import fastai: install fastai==2.8.12 in it")
             os.execv(str(py), [str(py), __file__, *sys.argv[1:]])      # run the whole benchmark there
     import torch
     from lesson8_nlp.learner import BF16_CPU_FLAGS, bf16_supported, cpu_flags
     torch.set_num_threads(args.threads)
-    out = dict(command=shlex.join(['python', _rel(__file__), *sys.argv[1:]]), python=_rel(sys.executable),
+    out = dict(command=shlex.join(['python', _rel(__file__), *sys.argv[1:]]), python=platform.python_version(),
                torch=torch.__version__, threads=args.threads, cpu_capability=torch.backends.cpu.get_cpu_capability(),
                cpu_bf16_flags=sorted(set(BF16_CPU_FLAGS) & cpu_flags()), bf16_supported_cpu=bf16_supported('cpu'), loadavg_start=os.getloadavg(), lr=LR, sizes={})
     if 'fastai' in runs:

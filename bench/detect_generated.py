@@ -35,7 +35,7 @@ def main():
         key = (config['data'], config['tok'])
         if key not in real_docs:
             d = ulmfit_data(*key, progress=False)
-            real_docs[key] = [d['corpus'][int(i)] for i in d['clas_test']]
+            real_docs[key] = [d.corpus[int(i)] for i in d.clas_test]
         real = real_docs[key]
         res['runs'][Path(run).name] = dict(data=config['data'], preset=config['preset'],
                                            **detection_experiment(run, real, a.temps, a.n, a.n_words),

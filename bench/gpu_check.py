@@ -50,7 +50,7 @@ def _time_steps(model, make_batch, loss_fn, steps:int, warmup:int, amp:bool, dev
 
 def throughput(device:str, steps:int, warmup:int, vocab:int=60_000, bs:int=128) -> dict:
     "Paper-size LM and classifier training speed, fp32 and bf16."
-    cfg, sl = PRESETS['paper']['config'], 72
+    cfg, sl = PRESETS['paper'].config, 72
     gen = torch.Generator(device).manual_seed(0)
     def ids(*shape): return torch.randint(2, vocab, shape, device=device, generator=gen)
     ce = torch.nn.functional.cross_entropy

@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
 
-from lesson8_nlp.data import URLs, untar_data
-from lesson8_nlp.tokenizers import SpacyTokenizer, Tokenizer, tokenize_folder
+from lesson8_nlp.download import untar_data, URLs
+from lesson8_nlp.corpus import tokenize_folder
+from lesson8_nlp.tokenizers import SpacyTokenizer, Tokenizer
 
 FOLDERS = ['train', 'test', 'unsup']
 

@@ -5,14 +5,16 @@
 # %% ../nbs/13_awd_lstm.ipynb #204c3e64
 from __future__ import annotations
 import pickle
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
-from .data import atomic_write, load_state
+from .download import atomic_write, load_state
 from .numericalize import check_tokens
 
 # %% auto #0
@@ -52,50 +54,38 @@ class EmbeddingDropout(nn.Module):
                            self.emb.scale_grad_by_freq, self.emb.sparse)        # (*words.shape, emb_sz)
 
 # %% ../nbs/13_awd_lstm.ipynb #84f6bd53
-_LSTM_W = ('weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0')
-
-def _flat_lstm_weights(ws:list[Tensor]) -> list[Tensor]:
-    "`ws` as views into one contiguous buffer, in order (the layout cuDNN expects for a 1-layer LSTM)."
-    buf = torch.cat([w.reshape(-1) for w in ws])                                   # (total,)
-    return [v.view_as(w) for v, w in zip(buf.split([w.numel() for w in ws]), ws)]
+def _keep_weights_in_place():
+    "Stand-in for a wrapped LSTM's `flatten_parameters`: weights swapped in for one call are not re-packed in place."
 
 class WeightDropout(nn.Module):
     "Wrap a one-layer `nn.LSTM`: dropout `weight_p` on its hidden-to-hidden weights, a fresh mask per forward in training."
     def __init__(self, module:nn.LSTM, weight_p:float, layer_names:str|Sequence[str]='weight_hh_l0'):
         super().__init__()
-        if not isinstance(module, nn.LSTM) or module.num_layers != 1 or module.proj_size or not module.bias:
-            raise ValueError("WeightDropout wraps a one-layer nn.LSTM with biases and no projection: "
-                             "stack several of them for a deeper network")
+        if not isinstance(module, nn.LSTM) or module.num_layers != 1:
+            raise ValueError("WeightDropout wraps a one-layer nn.LSTM: stack several of them for a deeper network")
         self.module, self.weight_p = module, weight_p
         self.layer_names = [layer_names] if isinstance(layer_names, str) else list(layer_names)
-        dirs = ['', '_reverse'][:2 if module.bidirectional else 1]
-        self._names = [n + d for d in dirs for n in _LSTM_W]                        # the fused kernel's order
+        names = [n for n, _ in module.named_parameters()]
         for name in self.layer_names:
-            if name not in self._names: raise ValueError(f"{name!r} is not one of the LSTM's weights {self._names}")
+            if name not in names: raise ValueError(f"{name!r} is not one of the LSTM's weights {names}")
             w = getattr(module, name)
-            delattr(module, name)                                # the wrapper owns it now...
-            setattr(module, name, None)                          # ...and the LSTM cannot run with a stale copy
+            delattr(module, name)                               # the wrapper owns it now...
+            setattr(module, name, None)                         # ...and the LSTM keeps an empty slot, no stale copy
             self.register_parameter(f'{name}_raw', nn.Parameter(w.detach()))
+        module.flatten_parameters = _keep_weights_in_place
 
-    def _weights(self) -> list[Tensor]:
-        "The LSTM's weights in the kernel's order, with dropout on `layer_names` in training."
-        ws = []
-        for n in self._names:
-            if n in self.layer_names: ws.append(F.dropout(getattr(self, f'{n}_raw'), self.weight_p, self.training))
-            else: ws.append(getattr(self.module, n))
-        return ws
+    def dropped_weights(self) -> dict[str, Tensor]:
+        "The raw weights with dropout, by LSTM name: a fresh mask in training, the raw values in eval."
+        ws = {n: getattr(self, f'{n}_raw') for n in self.layer_names}
+        # `.view_as`: a plain tensor even in eval, where F.dropout returns the Parameter itself (the LSTM would adopt it)
+        return {n: F.dropout(w, self.weight_p, self.training).view_as(w) for n, w in ws.items()}
 
     def forward(self, x:Tensor, hx:tuple[Tensor, Tensor]|None=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        "Run the LSTM on `x` (bs, seq_len, n_in) from state `hx` ((n_dir, bs, nh) each, zeros if None)."
-        m = self.module
-        if not m.batch_first: raise ValueError("WeightDropout expects an nn.LSTM built with batch_first=True")
-        if hx is None:
-            z = x.new_zeros(2 if m.bidirectional else 1, x.size(0), m.hidden_size)  # (n_dir, bs, nh)
-            hx = (z, z)
-        ws = self._weights()
-        if x.is_cuda: ws = _flat_lstm_weights(ws)   # one chunk: cuDNN uses it as it is
-        out, h, c = torch._VF.lstm(x, hx, ws, True, 1, 0., self.training, m.bidirectional, True)
-        return out, (h, c)                          # (bs, seq_len, n_dir*nh), ((n_dir, bs, nh), (n_dir, bs, nh))
+        "Run the LSTM with the dropped weights on `x` (bs, seq_len, n_in) from state `hx` ((n_dir, bs, nh) each, zeros if None)."
+        if not x.is_cuda: return functional_call(self.module, self.dropped_weights(), (x, hx))
+        with warnings.catch_warnings():   # cuDNN copies the weights into one buffer at each call, and warns: expected here
+            warnings.filterwarnings('ignore', message='RNN module weights are not part of single contiguous chunk')
+            return functional_call(self.module, self.dropped_weights(), (x, hx))  # (bs, seq_len, n_dir*nh), (h, c)
 
     def reset(self): pass  # nothing is cached between calls
 

@@ -12,33 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .metrics import classification_scores, macro_f1
+
 # %% auto #0
-__all__ = ['confusion_matrix', 'f1_scores', 'macro_f1', 'classification_scores', 'check_docs', 'check_labels',
-           'majority_baseline', 'check_ngram_range', 'ngrams', 'TfidfFeatures', 'nb_ratios', 'nbsvm_predict',
-           'fit_nbsvm', 'tfidf_nbsvm_baseline', 'baseline_report']
-
-# %% ../nbs/19_baselines.ipynb #57d744c5
-def confusion_matrix(preds, targs, n_classes: int) -> np.ndarray:
-    "Counts of (true class, predicted class): `cm[t, p]`, shape `(n_classes, n_classes)`."
-    preds, targs = np.asarray(preds).ravel(), np.asarray(targs).ravel()
-    if preds.shape != targs.shape: raise ValueError(f'{len(preds)} predictions for {len(targs)} targets')
-    return np.bincount(targs * n_classes + preds, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-def f1_scores(preds, targs, n_classes: int) -> np.ndarray:
-    "F1 of each class, `2TP / (2TP + FP + FN)` (0 for a class neither predicted nor present)."
-    cm = confusion_matrix(preds, targs, n_classes)
-    tp = np.diag(cm).astype(float)
-    denom = cm.sum(0) + cm.sum(1)  # (TP + FP) + (TP + FN)
-    return np.divide(2 * tp, denom, out=np.zeros(n_classes), where=denom > 0)
-
-def macro_f1(preds, targs, n_classes: int) -> float:
-    "Mean of the per-class F1 scores."
-    return float(f1_scores(preds, targs, n_classes).mean())
-
-def classification_scores(preds, targs, n_classes: int) -> dict:
-    "Accuracy (= micro-F1 for one label per item) and macro-F1."
-    preds, targs = np.asarray(preds).ravel(), np.asarray(targs).ravel()
-    return dict(accuracy=float((preds == targs).mean()), macro_f1=macro_f1(preds, targs, n_classes))
+__all__ = ['check_docs', 'check_labels', 'majority_baseline', 'check_ngram_range', 'ngrams', 'TfidfFeatures', 'nb_ratios',
+           'nbsvm_predict', 'fit_nbsvm', 'tfidf_nbsvm_baseline', 'baseline_report']
 
 # %% ../nbs/19_baselines.ipynb #d3c26c82
 def check_docs(docs: Sequence[Sequence[str]], name: str = 'docs') -> Sequence[Sequence[str]]:

@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .data import atomic_write, load_imdb_sample
-from .human_numbers import NUMBERS_MODELS, load_numbers, numbers_benchmark
-from .regularization import regularized_benchmark, regularized_table
+from .data import load_imdb_sample
+from .download import atomic_write
+from .human_numbers import load_numbers, numbers_benchmark, numbers_table
+from .regularization import ALL_NUMBERS_MODELS
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, tokenization_steps
 
 # %% ../nbs/90_cli.ipynb #1a9d5712
@@ -60,19 +61,17 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #a27d9838
-NUMBERS_CLI_MODELS = [*NUMBERS_MODELS, 'LMModel7']
+NUMBERS_CLI_MODELS = list(ALL_NUMBERS_MODELS)  # the choices of --models: LMModel1-7
 
 def cmd_numbers(args: argparse.Namespace) -> int:
     "Train the HUMAN_NUMBERS models and print (and optionally save) their accuracies."
     import torch
     if args.threads: torch.set_num_threads(args.threads)
     t0, corpus = time.perf_counter(), load_numbers()
-    models = args.models or NUMBERS_CLI_MODELS
-    res = numbers_benchmark([m for m in models if m in NUMBERS_MODELS], args.seeds, args.epochs, corpus)
-    if 'LMModel7' in models:  # trained with dropout, AR/TAR and weight decay (the regularization notebook)
-        res['models'].update(regularized_benchmark(args.seeds, args.epochs, corpus)['models'])
+    models = [ALL_NUMBERS_MODELS[m] for m in args.models or NUMBERS_CLI_MODELS]  # each trains with its own recipe
+    res = numbers_benchmark(models, args.seeds, args.epochs, corpus)
     res['wall_seconds'] = round(time.perf_counter() - t0, 1)
-    print(regularized_table(res).to_string(na_rep=''))
+    print(numbers_table(res).to_string(na_rep=''))
     print(f"\n{len(res['models'])} models x {len(args.seeds)} seeds in {res['wall_seconds']:.1f}s")
     if args.json:
         with atomic_write(args.json, 'w') as f: json.dump(res, f, indent=2)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .baselines import tfidf_nbsvm_baseline
 from .learner import MixedPrecision, set_seed
 from .text_rules import BOS, check_int
-from .ulmfit import RunState, load_run_lm
+from .ulmfit import RunState, ULMFiTPreset, load_run_lm
 from .ulmfit_classifier import (UnfreezeStep, clas_config, clas_dataloaders, gradual_unfreeze,
                                            probs_accuracy, text_classifier_learner)
 from .ulmfit_lm import LMLearner, unk_ids
@@ -74,18 +74,18 @@ def detect_nbsvm(real:list[list[str]], fake:list[list[str]], seed:int=0, C:float
 DETECT_STEPS = (UnfreezeStep(-1, 3, 2e-2), UnfreezeStep(0, 6, 5e-3))  # head first, then everything
 
 def detect_ulmfit(lm:LMLearner, # the language model that wrote the fakes (`load_run_lm`)
-                  p:dict, # its run's preset values (`RunState(run, {}).old['config']['params']`)
+                  p:ULMFiTPreset, # its run's settings (`ULMFiTPreset(**RunState(run, {}).old['config']['params'])`)
                   real:list[list[str]], fake:list[list[str]], seed:int=0,
                   steps:Sequence[UnfreezeStep]=DETECT_STEPS, bs:int=32) -> float:
     "Test accuracy of a ULMFiT classifier on `lm`'s encoder telling `fake` from `real` (trained on half of each)."
     tr, ytr, te, yte = _halves(real, fake, seed)
     ids = lambda docs: [lm.num(d) for d in docs]
-    dls = clas_dataloaders(ids(tr), ytr, ids(te), yte, lm.vocab, ['real', 'generated'], bs, p['seq_len'],
-                           p['max_len'], torch.device('cpu'))
+    dls = clas_dataloaders(ids(tr), ytr, ids(te), yte, lm.vocab, ['real', 'generated'], bs=bs, seq_len=p.seq_len,
+                           max_len=p.max_len, device=torch.device('cpu'))
     set_seed(seed)
-    clas = text_classifier_learner(dls, lm.vocab, clas_config(p['config']), p['clas_drop_mult'], lm.tokenizer,
-                                   seq_len=p['seq_len'], max_len=p['max_len'], progress=False,
-                                   cbs=[MixedPrecision()] if p['amp'] else [])
+    clas = text_classifier_learner(dls, lm.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=lm.tokenizer,
+                                   seq_len=p.seq_len, max_len=p.max_len, progress=False,
+                                   cbs=[MixedPrecision()] if p.amp else [])
     clas.encoder.load_state_dict(lm.encoder.state_dict())
     gradual_unfreeze(clas, steps)
     return probs_accuracy(*clas.get_preds())
@@ -103,7 +103,7 @@ def detection_experiment(run:str|Path, # a finished run folder (its forward lang
     if len(long) < n: raise ValueError(f"need {n} real reviews of more than {n_words} tokens, got {len(long)}")
     real = [long[i] for i in np.random.default_rng(seed).permutation(len(long))[:n]]
     st, lm = RunState(Path(run), {}), load_run_lm(run)                   # read once, used for every temperature
-    p, done = st.old['config']['params'], st.done['lm_fwd']
+    p, done = ULMFiTPreset(**st.old['config']['params']), st.done['lm_fwd']
     rows = []
     for t in temperatures:
         fake = sample_docs(lm, n, n_words, t, seed=seed)

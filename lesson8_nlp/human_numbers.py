@@ -5,7 +5,7 @@
 # %% ../nbs/10_human_numbers.ipynb #058d041f
 from __future__ import annotations
 import math, statistics, time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -20,16 +20,16 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .data import human_numbers
-from .learner import DataLoaders, Learner, ModelResetter, accuracy, cross_entropy_flat, set_seed
+from .learner import Callback, DataLoaders, Learner, ModelResetter, cross_entropy_flat, set_seed
+from .metrics import accuracy, final_metrics
 
 # %% auto #0
 __all__ = ['LESSON_BASELINE', 'N_HIDDEN', 'BS', 'DIAGRAM_COLOURS', 'LESSON_ACCURACY', 'NUMBERS_MODELS', 'hn_tokens',
            'make_vocab_first_seen', 'tokens_to_ids', 'NumbersCorpus', 'load_numbers', 'seq3_pairs', 'contiguous_split',
            'most_common_baseline', 'numbers_baseline', 'SeqBatches', 'group_chunks', 'seqs_with_targets', 'numbers_dls',
-           'check_token_ids', 'zero_lstm_state', 'check_state_rows', 'NumbersRecipe', 'numbers_learner',
-           'final_metrics', 'train_numbers_model', 'LMModel1', 'LMModel2', 'diagram_axes', 'draw_box', 'draw_arrow',
-           'diagram_texts', 'draw_rnn', 'LMModel3', 'LMModel4', 'LMModel5', 'LMModel6', 'get_numbers_model',
-           'numbers_benchmark', 'numbers_table']
+           'zero_lstm_state', 'check_state_rows', 'NumbersRecipe', 'numbers_learner', 'train_numbers_model', 'LMModel1',
+           'LMModel2', 'diagram_axes', 'draw_box', 'draw_arrow', 'diagram_texts', 'draw_rnn', 'LMModel3', 'LMModel4',
+           'LMModel5', 'LMModel6', 'get_numbers_model', 'numbers_benchmark', 'numbers_table']
 
 # %% ../nbs/10_human_numbers.ipynb #065d1e2f
 def hn_tokens(path:str|Path|None=None) -> list[str]:
@@ -142,19 +142,6 @@ def numbers_dls(
     return DataLoaders(*(SeqBatches(*ds, bs=bs, drop_last=grouped) for ds in (train, valid)))
 
 # %% ../nbs/10_human_numbers.ipynb #0cf7e7d0
-def check_token_ids(
-    x:Tensor, # a batch of token ids
-    vocab_sz:int, # rows of the model's embedding
-    who:str='the model', # named in the message
-) -> None:
-    "Fail clearly when a batch holds ids outside `0..vocab_sz-1`, naming both sizes."
-    if x.numel() == 0: return
-    lo, hi = (int(v) for v in torch.aminmax(x))
-    if hi >= vocab_sz:
-        raise ValueError(f"the batch holds token id {hi}, so it needs a vocabulary of at least {hi + 1}, but {who} was "
-                         f"built with vocab_sz={vocab_sz}: build the model with vocab_sz=len(vocab) of its data")
-    if lo < 0: raise ValueError(f"the batch holds token id {lo}, but ids must be >= 0: numericalize with word2idx")
-
 def zero_lstm_state(rnn:nn.LSTM, x:Tensor) -> tuple[Tensor, Tensor]:
     "Zero `(h, c)` for `rnn` on a batch like `x`: each (n_layers, bs, nh), on `x`'s device."
     z = x.new_zeros(rnn.num_layers, len(x), rnn.hidden_size, dtype=torch.float)
@@ -173,36 +160,40 @@ def check_state_rows(
 # %% ../nbs/10_human_numbers.ipynb #909d5d3c
 @dataclass(frozen=True)
 class NumbersRecipe:
-    "The lesson's data layout and training schedule for one model."
+    "The lesson's data layout, training schedule and learner settings for one model."
     sl:int=3 # tokens per example
     every_step:bool=False # a target at every step (flattened loss) or only after the last token
     grouped:bool=False # `group_chunks` + `drop_last`: needed when the state crosses batches
     epochs:int=4 # epochs of `fit_one_cycle`
     lr:float=1e-3 # peak learning rate of `fit_one_cycle`
+    wd:float|None=None # weight decay; None keeps the optimizer's default
+    moms:tuple=(0.95, 0.85, 0.95) # momentum cycle of `fit_one_cycle`
+    def model_kwargs(self) -> dict:
+        "The model's arguments besides `(vocab_sz, n_hidden)`: none for these models."
+        return {}
+    def callbacks(self, model:nn.Module) -> list[Callback]:
+        "`ModelResetter` for a model that keeps its state between batches (one with a `reset` method)."
+        return [ModelResetter()] if hasattr(model, 'reset') else []
 
 N_HIDDEN, BS = 64, 64  # the lesson's hidden size and batch size
 
 def numbers_learner(
-    model_cls:type|str, # one of the LMModel classes, or its name
+    model_cls:type|str, # a model class with a `recipe` (LMModel1-7...), or the name of one of the six below
     seed:int=0, # seeds the model's initial weights
     corpus:NumbersCorpus|None=None, # default: `load_numbers()`
     bs:int=BS, # rows per batch
     n_hidden:int=N_HIDDEN, # hidden units
     progress:bool=False, # show progress bars and the per-epoch table
+    recipe:NumbersRecipe|None=None, # default `model_cls.recipe`; change a setting with `dataclasses.replace`
 ) -> Learner:
-    "A `Learner` for `model_cls` on HUMAN_NUMBERS, set up as the lesson sets it up (see `model_cls.recipe`)."
+    "A `Learner` for `model_cls` on HUMAN_NUMBERS, set up as the lesson sets it up: all from the model's recipe."
     if isinstance(model_cls, str): model_cls = get_numbers_model(model_cls)
-    corpus, r = corpus or load_numbers(), model_cls.recipe
+    corpus, r = corpus or load_numbers(), recipe or model_cls.recipe
     dls = numbers_dls(r.sl, bs, r.every_step, r.grouped, corpus)
     set_seed(seed)
-    model = model_cls(len(corpus.vocab), n_hidden)
-    return Learner(dls, model, loss_func=cross_entropy_flat if r.every_step else F.cross_entropy, lr=r.lr,
-                   metrics=accuracy, cbs=[ModelResetter()] if hasattr(model, 'reset') else [], progress=progress)
-
-def final_metrics(learn:Learner) -> dict[str, float]:
-    "The last epoch's train_loss, valid_loss and metrics, by name."
-    rec = learn.recorder
-    return dict(zip(rec.metric_names[1:-1], rec.values[-1]))
+    model = model_cls(len(corpus.vocab), n_hidden, **r.model_kwargs())
+    return Learner(dls, model, loss_func=cross_entropy_flat if r.every_step else F.cross_entropy, lr=r.lr, wd=r.wd,
+                   moms=r.moms, metrics=accuracy, cbs=r.callbacks(model), progress=progress)
 
 def train_numbers_model(
     model_cls:type|str, # one of the LMModel classes, or its name
@@ -223,12 +214,10 @@ class LMModel1(nn.Module):
     recipe = NumbersRecipe(sl=3, epochs=4, lr=1e-3)
     def __init__(self, vocab_sz:int, n_hidden:int):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)  # input to hidden
         self.h_h = nn.Linear(n_hidden, n_hidden)     # hidden to hidden, the same at every step
         self.h_o = nn.Linear(n_hidden, vocab_sz)     # hidden to output
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         h = F.relu(self.h_h(self.i_h(x[:, 0])))  # (bs, nh)
         h = h + self.i_h(x[:, 1])                # add the second word
         h = F.relu(self.h_h(h))                  # (bs, nh)
@@ -242,12 +231,10 @@ class LMModel2(nn.Module):
     recipe = NumbersRecipe(sl=3, epochs=4, lr=1e-3)
     def __init__(self, vocab_sz:int, n_hidden:int):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.h_h = nn.Linear(n_hidden, n_hidden)
         self.h_o = nn.Linear(n_hidden, vocab_sz)
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         h = 0
         for i in range(x.shape[1]):
             h = F.relu(self.h_h(h + self.i_h(x[:, i])))  # (bs, nh)
@@ -353,13 +340,11 @@ class LMModel3(nn.Module):
     recipe = NumbersRecipe(sl=3, grouped=True, epochs=10, lr=3e-3)
     def __init__(self, vocab_sz:int, n_hidden:int):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.h_h = nn.Linear(n_hidden, n_hidden)
         self.h_o = nn.Linear(n_hidden, vocab_sz)
         self.h = 0
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         if isinstance(self.h, Tensor): check_state_rows(len(self.h), len(x), type(self).__name__)
         for i in range(x.shape[1]):
             self.h = F.relu(self.h_h(self.h + self.i_h(x[:, i])))  # (bs, nh)
@@ -374,13 +359,11 @@ class LMModel4(nn.Module):
     recipe = NumbersRecipe(sl=16, every_step=True, grouped=True, epochs=15, lr=3e-3)
     def __init__(self, vocab_sz:int, n_hidden:int):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.h_h = nn.Linear(n_hidden, n_hidden)
         self.h_o = nn.Linear(n_hidden, vocab_sz)
         self.h = 0
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         if isinstance(self.h, Tensor): check_state_rows(len(self.h), len(x), type(self).__name__)
         outs = []
         for i in range(x.shape[1]):
@@ -400,13 +383,11 @@ class LMModel5(nn.Module):
         n_layers:int=2, # stacked RNN layers
     ):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.rnn = nn.RNN(n_hidden, n_hidden, n_layers, batch_first=True)
         self.h_o = nn.Linear(n_hidden, vocab_sz)
         self.h = None  # (n_layers, bs, nh), made on the first batch's device
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         if self.h is None: self.h = x.new_zeros(self.rnn.num_layers, len(x), self.rnn.hidden_size, dtype=torch.float)
         check_state_rows(self.h.shape[1], len(x), type(self).__name__)
         res, h = self.rnn(self.i_h(x), self.h)  # (bs, sl, nh), (n_layers, bs, nh)
@@ -424,13 +405,11 @@ class LMModel6(nn.Module):
         n_layers:int=2, # stacked LSTM layers
     ):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.rnn = nn.LSTM(n_hidden, n_hidden, n_layers, batch_first=True)
         self.h_o = nn.Linear(n_hidden, vocab_sz)
         self.h = None  # (h, c), each (n_layers, bs, nh)
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         if self.h is None: self.h = zero_lstm_state(self.rnn, x)
         check_state_rows(self.h[0].shape[1], len(x), type(self).__name__)
         res, h = self.rnn(self.i_h(x), self.h)  # (bs, sl, nh), ((n_layers, bs, nh), (n_layers, bs, nh))
@@ -439,8 +418,8 @@ class LMModel6(nn.Module):
     def reset(self): self.h = None
 
 # %% ../nbs/10_human_numbers.ipynb #a4023ef6
-LESSON_ACCURACY = {'LMModel1': 0.494, 'LMModel2': 0.470, 'LMModel3': 0.589,
-                   'LMModel4': 0.640, 'LMModel5': 0.488, 'LMModel6': 0.758}  # the lesson's single runs
+LESSON_ACCURACY = {'LMModel1': 0.494, 'LMModel2': 0.470, 'LMModel3': 0.589, 'LMModel4': 0.640, 'LMModel5': 0.488,
+                   'LMModel6': 0.758, 'LMModel7': 0.869}  # the lesson's single runs (LMModel7: the regularization notebook)
 NUMBERS_MODELS = {c.__name__: c for c in (LMModel1, LMModel2, LMModel3, LMModel4, LMModel5, LMModel6)}
 
 def get_numbers_model(name:str) -> type:
@@ -449,12 +428,11 @@ def get_numbers_model(name:str) -> type:
     return NUMBERS_MODELS[name]
 
 def numbers_benchmark(
-    models:Sequence[str|type]|None=None, # model names or classes; default the six above
+    models:Sequence[str|type]|None=None, # model classes, or names of the six above; default the six
     seeds:Sequence[int]=(0, 1, 2), # one training run per seed
     epochs:int|None=None, # default: each model's lesson recipe
     corpus:NumbersCorpus|None=None, # default: `load_numbers()`
     progress:bool=True, # a progress bar over the runs
-    train:Callable=train_numbers_model, # train(model_cls, seed, epochs, corpus=) -> validation accuracy
 ) -> dict:
     "Validation accuracy of each model for each seed, their median and the baseline, as a JSON-ready dict."
     classes = [m if isinstance(m, type) else get_numbers_model(m) for m in (models or NUMBERS_MODELS)]
@@ -464,7 +442,7 @@ def numbers_benchmark(
             t0, accs = time.perf_counter(), []
             for s in seeds:
                 bar.set_postfix_str(f'{cls.__name__} seed {s}')
-                accs.append(train(cls, s, epochs, corpus=corpus)); bar.update()
+                accs.append(train_numbers_model(cls, s, epochs, corpus=corpus)); bar.update()
             res[cls.__name__] = {'acc': accs, 'median': statistics.median(accs), 'epochs': epochs or cls.recipe.epochs,
                                  'lr': cls.recipe.lr, 'seconds': time.perf_counter() - t0}
     return {'models': res, 'baseline': numbers_baseline(corpus), 'seeds': list(seeds), 'epochs': epochs}

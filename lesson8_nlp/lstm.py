@@ -12,9 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .human_numbers import (DIAGRAM_COLOURS, NumbersRecipe, check_state_rows, check_token_ids, diagram_axes,
-                                       draw_arrow, draw_box)
-from .learner import ActivationStats
+from .human_numbers import DIAGRAM_COLOURS, NumbersRecipe, check_state_rows, diagram_axes, draw_arrow, draw_box
+from .activation_stats import ActivationStats
 
 # %% auto #0
 __all__ = ['LSTMCell', 'draw_lstm_cell', 'to_torch_cell', 'FusedLSTMCell', 'LSTMLayer', 'to_torch_lstm', 'ScratchLSTMLM',
@@ -146,13 +145,11 @@ class ScratchLSTMLM(nn.Module):
         cell_cls:type=FusedLSTMCell, # `LSTMCell` or `FusedLSTMCell`
     ):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.rnn = LSTMLayer(n_hidden, n_hidden, cell_cls)
         self.h_o = nn.Linear(n_hidden, vocab_sz)
         self.h = None  # (h, c), each (bs, nh)
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         if self.h is not None: check_state_rows(len(self.h[0]), len(x), type(self).__name__)
         res, h = self.rnn(self.i_h(x), self.h)   # (bs, sl, nh)
         self.h = tuple(o.detach() for o in h)
@@ -196,12 +193,10 @@ class StackedLM(nn.Module):
         rnn_cls:type=nn.RNN, # `nn.RNN` or `nn.LSTM`
     ):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.layers = nn.ModuleList([rnn_cls(n_hidden, n_hidden, batch_first=True) for _ in range(n_layers)])
         self.h_o = nn.Linear(n_hidden, vocab_sz)
     def forward(self, x:Tensor) -> Tensor:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         h = self.i_h(x)            # (bs, sl, nh)
         for layer in self.layers:
             h, _ = layer(h)        # (bs, sl, nh), each layer from zero states

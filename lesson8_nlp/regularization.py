@@ -4,21 +4,16 @@
 
 # %% ../nbs/12_regularization.ipynb #e1fbec55
 from __future__ import annotations
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .human_numbers import (
-    BS, N_HIDDEN, NumbersCorpus, NumbersRecipe, check_state_rows, check_token_ids, final_metrics, load_numbers,
-    numbers_benchmark, numbers_dls, numbers_table, zero_lstm_state)
-from .learner import Learner, accuracy, cross_entropy_flat, rnn_cbs, set_seed
+from .human_numbers import NUMBERS_MODELS, NumbersRecipe, check_state_rows, zero_lstm_state
+from .learner import Callback, rnn_cbs
 
 # %% auto #0
-__all__ = ['LESSON_ACCURACY_7', 'Dropout', 'RegularizedRecipe', 'LMModel7', 'regularized_learner', 'train_regularized',
-           'regularized_benchmark', 'regularized_table']
+__all__ = ['ALL_NUMBERS_MODELS', 'Dropout', 'RegularizedRecipe', 'LMModel7']
 
 # %% ../nbs/12_regularization.ipynb #8b3e72d7
 class Dropout(nn.Module):
@@ -37,13 +32,19 @@ class Dropout(nn.Module):
 # %% ../nbs/12_regularization.ipynb #b735ae06
 @dataclass(frozen=True)
 class RegularizedRecipe(NumbersRecipe):
-    "`NumbersRecipe` plus the model's depth and dropout, weight decay and the AR/TAR factors."
+    "`NumbersRecipe` plus the model's depth and dropout and the AR/TAR factors, with weight decay and text momentum."
+    wd:float|None=0.1 # weight decay
+    moms:tuple=(0.8, 0.7, 0.8) # momentum cycle of `fit_one_cycle` (fastai's text learners use this one)
     n_layers:int=2 # stacked LSTM layers
     p:float=0.4 # dropout probability
-    wd:float=0.1 # weight decay
     alpha:float=2. # activation regularization (AR) factor
     beta:float=1. # temporal activation regularization (TAR) factor
-    moms:tuple=(0.8, 0.7, 0.8) # momentum cycle of `fit_one_cycle` (fastai's text learners use this one)
+    def model_kwargs(self) -> dict:
+        "The model's depth and dropout."
+        return dict(n_layers=self.n_layers, p=self.p)
+    def callbacks(self, model:nn.Module) -> list[Callback]:
+        "`ModelResetter`, `RNNCallback` and `RNNRegularizer(alpha, beta)`: what `rnn_cbs` gives."
+        return rnn_cbs(self.alpha, self.beta)
 
 class LMModel7(nn.Module):
     "`LMModel6` with dropout, tied input/output weights, returning `(logits, raw, dropped)` for AR and TAR."
@@ -55,7 +56,6 @@ class LMModel7(nn.Module):
         p:float=0.4, # dropout probability after the LSTM
     ):
         super().__init__()
-        self.vocab_sz = vocab_sz
         self.i_h = nn.Embedding(vocab_sz, n_hidden)
         self.rnn = nn.LSTM(n_hidden, n_hidden, n_layers, batch_first=True)
         self.drop = Dropout(p)
@@ -63,7 +63,6 @@ class LMModel7(nn.Module):
         self.h_o.weight = self.i_h.weight  # weight tying: one (vocab_sz, n_hidden) parameter for both
         self.h = None  # (h, c), each (n_layers, bs, nh)
     def forward(self, x:Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        check_token_ids(x, self.vocab_sz, type(self).__name__)
         if self.h is None: self.h = zero_lstm_state(self.rnn, x)
         check_state_rows(self.h[0].shape[1], len(x), type(self).__name__)
         raw, h = self.rnn(self.i_h(x), self.h)  # (bs, sl, nh), ((n_layers, bs, nh), (n_layers, bs, nh))
@@ -72,55 +71,5 @@ class LMModel7(nn.Module):
         return self.h_o(dropped), raw, dropped  # (bs, sl, vocab), (bs, sl, nh), (bs, sl, nh)
     def reset(self): self.h = None
 
-# %% ../nbs/12_regularization.ipynb #01458c05
-def regularized_learner(
-    model_cls:type=LMModel7, # a model returning (logits, raw, dropped) with a `RegularizedRecipe`
-    seed:int=0, # seeds the model's initial weights (and the dropout masks)
-    corpus:NumbersCorpus|None=None, # default: `load_numbers()`
-    bs:int=BS, # rows per batch
-    n_hidden:int=N_HIDDEN, # hidden units
-    alpha:float|None=None, # AR factor; default the recipe's (2)
-    beta:float|None=None, # TAR factor; default the recipe's (1)
-    progress:bool=False, # show progress bars and the per-epoch table
-) -> Learner:
-    "A `Learner` for `model_cls` on HUMAN_NUMBERS with weight decay, `ModelResetter`, `RNNCallback` and `RNNRegularizer`."
-    corpus, r = corpus or load_numbers(), model_cls.recipe
-    dls = numbers_dls(r.sl, bs, r.every_step, r.grouped, corpus)
-    set_seed(seed)
-    model = model_cls(len(corpus.vocab), n_hidden, r.n_layers, r.p)
-    cbs = rnn_cbs(r.alpha if alpha is None else alpha, r.beta if beta is None else beta)
-    return Learner(dls, model, loss_func=cross_entropy_flat, lr=r.lr, wd=r.wd, moms=r.moms, metrics=accuracy, cbs=cbs,
-                   progress=progress)
-
-def train_regularized(
-    model_cls:type=LMModel7, # a model with a `RegularizedRecipe`
-    seed:int=0, # seeds the model's initial weights
-    epochs:int|None=None, # default: the lesson's (15)
-    lr:float|None=None, # default: the lesson's (1e-2)
-    corpus:NumbersCorpus|None=None, # default: `load_numbers()`
-    progress:bool=False, # show progress bars and the per-epoch table
-) -> float:
-    "Train `model_cls` with its recipe (`fit_one_cycle`, weight decay, AR/TAR) and return the final validation accuracy."
-    learn = regularized_learner(model_cls, seed, corpus, progress=progress)
-    learn.fit_one_cycle(epochs or model_cls.recipe.epochs, lr or model_cls.recipe.lr)
-    return final_metrics(learn)['accuracy']
-
 # %% ../nbs/12_regularization.ipynb #963fa6fb
-LESSON_ACCURACY_7 = 0.869  # the lesson's single run of LMModel7
-
-def regularized_benchmark(
-    seeds:Sequence[int]=(0, 1, 2), # one training run per seed
-    epochs:int|None=None, # default: the lesson's (15)
-    corpus:NumbersCorpus|None=None, # default: `load_numbers()`
-    progress:bool=True, # a progress bar over the runs
-) -> dict:
-    "`LMModel7`'s validation accuracy per seed, the median and the baseline: `numbers_benchmark` with AR/TAR training."
-    return numbers_benchmark([LMModel7], seeds, epochs, corpus, progress, train=train_regularized)
-
-def regularized_table(res:dict) -> pd.DataFrame:
-    "`numbers_table(res)` with the lesson's figure for `LMModel7` filled in."
-    df = numbers_table(res)
-    if 'LMModel7' in df.index:
-        df.loc['LMModel7', 'lesson'] = LESSON_ACCURACY_7
-        df.loc['LMModel7', 'median - lesson'] = round(df.loc['LMModel7', 'median'] - LESSON_ACCURACY_7, 4) + 0.
-    return df
+ALL_NUMBERS_MODELS = {**NUMBERS_MODELS, 'LMModel7': LMModel7}  # LMModel1-7, by name: what `lesson8 numbers` trains

@@ -7,31 +7,36 @@ from __future__ import annotations
 import hashlib, json, math, numbers, sys, time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .baselines import baseline_report, macro_f1
-from .data import URLs, atomic_write, cache_dir, load_imdb_sample, load_state, untar_data
+from .baselines import baseline_report
+from .metrics import final_metrics, macro_f1
+from .data import load_imdb_sample
+from .download import atomic_write, cache_dir, load_state, untar_data, URLs
 from .learner import Callback, MixedPrecision, set_seed
 from .numericalize import check_vocab_args
 from .text_rules import check_int
-from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, tokenize_folder, tokenize_texts
+from .corpus import tokenize_folder, tokenize_texts, TokenizedCorpus
+from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
                                            probs_accuracy, sorted_batches, step_lr, text_classifier_learner, ClasDataLoader,
                                            clas_config)
-from .ulmfit_lm import (IMDB_LM_FOLDERS, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders,
+from .awd_lstm import awd_lstm_lm_config
+from .ulmfit_lm import (IMDB_LM_FOLDERS, awd_lstm_tiny_config, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders,
                                    numericalize_corpus, pretrained_files, split_idxs)
 
 # %% auto #0
-__all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'PRESETS', 'AWD_FIELDS', 'PRESET_FIELDS', 'DATASETS', 'TOKENIZERS',
-           'RUN_CHECKPOINTS', 'RUN_FILES', 'DIRECTIONS', 'draw_ulmfit_stages', 'spread_lr', 'RunConfigError',
-           'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params', 'resolve_device',
-           'ulmfit_data', 'config_digest', 'config_diff', 'load_checkpoint', 'RunState', 'EpochCheckpoint',
-           'resume_epoch', 'subset', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm',
-           'run_summary']
+__all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', 'PRESETS', 'DATASETS', 'TOKENIZERS',
+           'RUN_CHECKPOINTS', 'RUN_FILES', 'DIRECTIONS', 'draw_ulmfit_stages', 'ULMFiTPreset', 'spread_lr',
+           'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params',
+           'resolve_device', 'RunData', 'ulmfit_data', 'config_digest', 'config_diff', 'load_checkpoint', 'RunState',
+           'EpochCheckpoint', 'resume_epoch', 'subset', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table',
+           'load_run_lm', 'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
@@ -63,24 +68,41 @@ def draw_ulmfit_stages(ax:Axes|None=None) -> Axes:
     return ax
 
 # %% ../nbs/22_ulmfit_run.ipynb #d48f075d
-_SMALL = dict(pad_token=1, bidir=False, output_p=0.1, hidden_p=0.15, input_p=0.25, embed_p=0.02, weight_p=0.2,
-              tie_weights=True, out_bias=True)
 LESSON_LR_SPREAD = 2.6**4  # the head's learning rate over the embedding's (2.6 per layer group)
-PRESETS = {
-    'tiny': dict(config=dict(_SMALL, emb_sz=64, n_hid=128, n_layers=2), min_freq=5, max_vocab=60000, seq_len=36,
-                 lm_bs=32, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=1, lm_lr=2e-2, lm_docs=150, lm_valid_docs=50, clas_docs=None, clas_bs=32,
-                 clas_drop_mult=0.1, max_len=100, valid_docs=None, amp=False, lr_spread=1.0, ablation_steps=None,
-                 steps=[UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(0, 4, 1e-2)]),
-    'cpu': dict(config=dict(_SMALL, emb_sz=100, n_hid=256, n_layers=2), min_freq=5, max_vocab=15000, seq_len=72,
-                lm_bs=64, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=1, lm_lr=1e-2, lm_docs=55000, lm_valid_docs=1000, clas_docs=None, clas_bs=64,
-                clas_drop_mult=0.5, max_len=400, valid_docs=2500, amp=True, lr_spread=LESSON_LR_SPREAD,
-                steps=[UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3), UnfreezeStep(0, 3, 2e-3)],
-                ablation_steps=[UnfreezeStep(0, 4, 5e-3)]),
-    'paper': dict(config=dict(_SMALL, emb_sz=400, n_hid=1152, n_layers=3), min_freq=3, max_vocab=60000, seq_len=72,
-                  lm_bs=128, lm_drop_mult=0.3, lm_frozen_epochs=1, lm_frozen_lr=2e-2, lm_epochs=10, lm_lr=2e-3, lm_docs=None, lm_valid_docs=None, clas_docs=None, clas_bs=128,
-                  clas_drop_mult=0.5, max_len=72 * 20, valid_docs=None, amp=True, lr_spread=LESSON_LR_SPREAD, steps=list(LESSON_UNFREEZE),
-                  ablation_steps=None),
-}
+
+@dataclass(frozen=True)
+class ULMFiTPreset:
+    "The settings of a ULMFiT run, one field each; the defaults are the lesson's (`paper`). Checked when built."
+    config:dict=field(default_factory=lambda: dict(awd_lstm_lm_config)) # the language model's AWD-LSTM settings
+    min_freq:int=3 # a token enters the vocab if the LM's training documents hold it this often
+    max_vocab:int=60000 # ... and is among the this-many most frequent
+    seq_len:int=72 # tokens per row of an LM batch; the classifier's encoder reads chunks this long
+    lm_bs:int=128 # rows per LM batch
+    lm_drop_mult:float=0.3 # the LM's dropouts: each of `config`'s times this
+    lm_frozen_epochs:int=1 # from pretrained weights: epochs with only the last layer group training
+    lm_frozen_lr:float=2e-2 # ... at this peak learning rate
+    lm_epochs:int=10 # LM epochs with every layer training
+    lm_lr:float=2e-3 # ... at this peak learning rate
+    lm_docs:int|None=None # LM training documents (a seeded random subset), None for all
+    lm_valid_docs:int|None=None # LM validation documents, None for all
+    clas_docs:int|None=None # classifier training documents, None for all
+    clas_bs:int=128 # documents per classifier batch
+    clas_drop_mult:float=0.5 # the classifier's dropouts: each of `clas_config(config)`'s times this
+    max_len:int=72 * 20 # the classifier reads at most the last this-many tokens of a document
+    valid_docs:int|None=None # documents the classifier is validated on after each epoch, None for all
+    amp:bool=True # bf16 autocast (`MixedPrecision`) where the device has it
+    lr_spread:float=LESSON_LR_SPREAD # with several layer groups training: the head's rate over the embedding's
+    steps:tuple=LESSON_UNFREEZE # gradual unfreezing: `UnfreezeStep(freeze_to, epochs, lr)` after `UnfreezeStep`
+    ablation_steps:tuple|None=None # the same classifier trained without the LM stage; None: not trained
+
+    def __post_init__(self):
+        for f in fields(self):                               # each value checked, and stored as the check returns it
+            object.__setattr__(self, f.name, PRESET_FIELDS[f.name](getattr(self, f.name), f.name))
+        _check_together(self)
+
+    def to_json(self) -> dict:
+        "The settings as plain JSON values (steps as lists), as `state.json` records them."
+        return json.loads(json.dumps(asdict(self)))
 
 def spread_lr(step:UnfreezeStep, spread:float=LESSON_LR_SPREAD) -> float|slice:
     "The step's learning rate as `step_lr` gives it, with the head's rate `spread` times the embedding's."
@@ -130,16 +152,16 @@ def _mult(v, name:str) -> float:
     if (m := _real(v, name)) < 0: raise ValueError(f"{name} must be at least 0, got {m}")
     return m
 
-def _steps(v, name:str) -> list[UnfreezeStep]:
+def _steps(v, name:str) -> tuple[UnfreezeStep, ...]:
     "A non-empty list of `[freeze_to, epochs, lr]` unfreezing steps."
     if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or not v:
         raise TypeError(f"{name} must be a non-empty list of [freeze_to, epochs, lr] steps, got {type(v).__name__} {v!r:.60}")
     bad = next((i for i, s in enumerate(v) if isinstance(s, (str, bytes)) or not isinstance(s, (list, tuple)) or len(s) != 3), None)
     if bad is not None: raise TypeError(f"{name}[{bad}] must be [freeze_to, epochs, lr], got {v[bad]!r:.60}")
-    return [UnfreezeStep(check_int(f, f'{name}[{i}] freeze_to', -2**31), _pos_int(e, f'{name}[{i}] epochs'), _lr(lr, f'{name}[{i}] lr'))
-            for i, (f, e, lr) in enumerate(v)]
+    return tuple(UnfreezeStep(check_int(f, f'{name}[{i}] freeze_to', -2**31), _pos_int(e, f'{name}[{i}] epochs'), _lr(lr, f'{name}[{i}] lr'))
+                 for i, (f, e, lr) in enumerate(v))
 
-def _ablation(v, name:str) -> list[UnfreezeStep]|None:
+def _ablation(v, name:str) -> tuple[UnfreezeStep, ...]|None:
     "No ablation (None), or the unfreezing steps of the classifier trained without the language model stage."
     return None if v is None else _steps(v, name)
 
@@ -153,40 +175,48 @@ def _awd_config(v, name:str) -> dict:
     if missing := [k for k in AWD_FIELDS if k not in v]: raise ValueError(f"{name} lacks {missing}")
     return {k: check(v[k], f'{name}.{k}') for k, check in AWD_FIELDS.items()}
 
-PRESET_FIELDS:dict[str, Callable] = dict(  # each preset key and its checker: (value, name) -> the value, or an error naming it
+PRESET_FIELDS:dict[str, Callable] = dict(  # each `ULMFiTPreset` field's check: (value, name) -> the value, or an error naming it
     config=_awd_config, min_freq=_pos_int, max_vocab=_pos_int, seq_len=_pos_int, lm_bs=_pos_int, lm_drop_mult=_mult,
     lm_frozen_epochs=_pos_int, lm_frozen_lr=_lr, lm_epochs=_pos_int, lm_lr=_lr, lm_docs=_docs, lm_valid_docs=_docs, clas_docs=_docs, clas_bs=_pos_int, clas_drop_mult=_mult,
     max_len=_pos_int, valid_docs=_docs, amp=_flag, lr_spread=_spread, steps=_steps, ablation_steps=_ablation)
 
 # %% ../nbs/22_ulmfit_run.ipynb #ac348b5b
-def _check_together(p:dict):
+def _check_together(p:ULMFiTPreset):
     "The checks across preset values: room for the special tokens, existing layer groups, dropouts below 1."
-    check_vocab_args(p['min_freq'], p['max_vocab'])
-    groups = p['config']['n_layers'] + 2                                 # the classifier's: embedding, each LSTM layer, head
-    for i, s, key in [(i, s, k) for k in ('steps', 'ablation_steps') for i, s in enumerate(p[k] or [])]:
+    check_vocab_args(p.min_freq, p.max_vocab)
+    groups = p.config['n_layers'] + 2                                    # the classifier's: embedding, each LSTM layer, head
+    for i, s, key in [(i, s, k) for k in ('steps', 'ablation_steps') for i, s in enumerate(getattr(p, k) or ())]:
         if not -groups < s.freeze_to < groups:
             raise ValueError(f"{key}[{i}] freeze_to must be between {1 - groups} and {groups - 1} (the classifier has "
                              f"{groups} parameter groups), got {s.freeze_to}")
-    for m, cfg in (('lm_drop_mult', p['config']), ('clas_drop_mult', clas_config(p['config']))):
+    for m, cfg in (('lm_drop_mult', p.config), ('clas_drop_mult', clas_config(p.config))):
         for k, v in cfg.items():
-            if k.endswith('_p') and not p[m] * v < 1:
-                raise ValueError(f"{m} {p[m]} times {'config' if m == 'lm_drop_mult' else 'the classifier config'}.{k} {v} is a dropout of {p[m] * v:.3g}: dropouts must stay below 1")
+            if k.endswith('_p') and not getattr(p, m) * v < 1:
+                raise ValueError(f"{m} {getattr(p, m)} times {'config' if m == 'lm_drop_mult' else 'the classifier config'}.{k} {v} is a dropout of {getattr(p, m) * v:.3g}: dropouts must stay below 1")
+
+PRESETS = {  # from seconds on the sample to the paper's size on a GPU; what each leaves at the lesson's value is not named
+    'tiny': ULMFiTPreset(config=awd_lstm_tiny_config, min_freq=5, seq_len=36, lm_bs=32, lm_epochs=1, lm_lr=2e-2, lm_docs=150,
+                         lm_valid_docs=50, clas_bs=32, clas_drop_mult=0.1, max_len=100, amp=False, lr_spread=1.0,
+                         steps=(UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(0, 4, 1e-2))),
+    'cpu': ULMFiTPreset(config=dict(awd_lstm_lm_config, emb_sz=100, n_hid=256, n_layers=2), min_freq=5, max_vocab=15000,
+                        lm_bs=64, lm_epochs=1, lm_lr=1e-2, lm_docs=55000, lm_valid_docs=1000, clas_bs=64, max_len=400,
+                        valid_docs=2500, steps=(UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3),
+                                                UnfreezeStep(0, 3, 2e-3)), ablation_steps=(UnfreezeStep(0, 4, 5e-3),)),
+    'paper': ULMFiTPreset(),                                                     # the lesson's model and schedule
+}
 
 def preset_params(preset:str='tiny', # a key of `PRESETS`
-                  overrides:dict|None=None, # values to change (`config`: only the AWD-LSTM settings it names)
-                 ) -> dict:
-    "`PRESETS[preset]` changed by `overrides`, every value checked against `PRESET_FIELDS`; the steps as `UnfreezeStep`s."
+                  overrides:dict|None=None, # fields to change (`config`: only the AWD-LSTM settings it names)
+                 ) -> ULMFiTPreset:
+    "`PRESETS[preset]` with `overrides`: their names checked against `ULMFiTPreset`'s fields, their values by its checks."
     base = PRESETS[_choice(preset, 'preset', PRESETS)]
     if not isinstance(overrides, (dict, type(None))):
         raise RunTypeError(f"overrides must be a dict of preset values, got {type(overrides).__name__}")
-    ov = dict(overrides or {})
-    if unknown := sorted(set(ov) - set(PRESET_FIELDS)):
-        raise RunValueError(f"unknown preset key(s) {unknown}; the keys are {sorted(PRESET_FIELDS)}")
-    if isinstance(ov.get('config'), dict): ov['config'] = {**base['config'], **ov['config']}
-    with run_errors('preset value '):
-        p = {k: check(ov.get(k, base[k]), k) for k, check in PRESET_FIELDS.items()}
-        _check_together(p)
-    return p
+    ov, names = dict(overrides or {}), [f.name for f in fields(ULMFiTPreset)]
+    if unknown := sorted(set(ov) - set(names)):
+        raise RunValueError(f"unknown preset key(s) {unknown}; the keys are {sorted(names)}")
+    if isinstance(ov.get('config'), dict): ov['config'] = {**base.config, **ov['config']}
+    with run_errors('preset value '): return replace(base, **ov)
 
 def resolve_device(device:str|torch.device='auto') -> torch.device:
     "`device` checked against this machine: 'auto' (CUDA if available, else the CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'."
@@ -205,6 +235,23 @@ def resolve_device(device:str|torch.device='auto') -> torch.device:
 
 # %% ../nbs/22_ulmfit_run.ipynb #dcfa8163
 DATASETS, TOKENIZERS = ('sample', 'imdb', 'wisesight'), ('word', 'subword')
+
+@dataclass(frozen=True, eq=False)
+class RunData:
+    "The tokenized data a run works on: one corpus, its vocab, the documents each stage reads and their labels."
+    corpus:TokenizedCorpus # every document's tokens
+    vocab:list # the vocab, built on the LM's training documents
+    lm_train:np.ndarray # indices into `corpus` of the LM's training documents
+    lm_valid:np.ndarray # ... and of its validation documents (10%)
+    clas_train:np.ndarray # indices of the classifier's training documents
+    y_train:torch.Tensor # their labels (class indices)
+    clas_test:np.ndarray # indices of the test documents, scored once at the end
+    y_test:torch.Tensor # their labels
+    classes:list # the class names, in label order
+    tokenizer:Tokenizer # what tokenized the texts (for `predict`)
+    prompt:str='I liked this movie because' # the text the LM continues in the report
+    clas_valid:np.ndarray|None=None # the dataset's own validation split (Wisesight); None: validate on the test set (the lesson)
+    y_valid:torch.Tensor|None=None # its labels
 
 def _tokenizer(tok:str):
     return SpacyTokenizer() if tok == 'word' else SentencePieceTokenizer(vocab_sz=None)
@@ -230,7 +277,7 @@ def _wisesight(tok:str, cache:Path, progress:bool) -> dict:
 def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb' (the full archive) or 'wisesight' (Thai)
                 tok:str='word', # 'word' (spaCy) or 'subword' (SentencePiece)
                 min_freq:int=3, max_vocab:int=60000, # the vocabulary
-                progress:bool=True) -> dict:
+                progress:bool=True) -> RunData:
     "Tokenized corpus, vocab, and the document indices and labels of the LM and classifier stages."
     data, tok = _choice(data, 'data', DATASETS), _choice(tok, 'tok', TOKENIZERS)
     with run_errors(): check_vocab_args(min_freq, max_vocab)                    # before any tokenizing
@@ -255,8 +302,7 @@ def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb' (the full 
         tr, te = np.where(~valid)[0], np.where(valid)[0]
         d = dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=Tokenizer(base))
     lm_tr, lm_va = split_idxs(len(d['corpus']))
-    return dict({'prompt': 'I liked this movie because'}, **d, vocab=corpus_vocab(d['corpus'], lm_tr, min_freq, max_vocab),
-                lm_train=lm_tr, lm_valid=lm_va)
+    return RunData(**d, vocab=corpus_vocab(d['corpus'], lm_tr, min_freq=min_freq, max_vocab=max_vocab), lm_train=lm_tr, lm_valid=lm_va)
 
 # %% ../nbs/22_ulmfit_run.ipynb #5f20f33f
 _ABSENT = object()
@@ -352,11 +398,6 @@ class RunState:
     def _write(self):
         with atomic_write(self.file, 'w') as f: json.dump({'config': self.config, 'done': self.done}, f, indent=1)
 
-def _last_metrics(learn) -> dict:
-    "The recorder's metrics of the last epoch (train and valid loss, then the learner's metrics)."
-    rec = learn.recorder
-    return {n: float(v) for n, v in zip(rec.metric_names[1:-1], rec.values[-1])}
-
 class EpochCheckpoint(Callback):
     "After each epoch, atomically save model, optimizer, finished epochs of `stage` and the run's `config` to `file`."
     order = 70
@@ -364,7 +405,7 @@ class EpochCheckpoint(Callback):
     def after_epoch(self):
         learn = self.learn
         state = {'model': learn.model.state_dict(), 'opt': learn.opt.state_dict(), 'epoch': learn.epoch + 1, 'stage': self.stage,
-                 'metrics': _last_metrics(learn), **self.stamp}      # metrics: to record a stage that ends here, if need be
+                 'metrics': final_metrics(learn), **self.stamp}      # metrics: to record a stage that ends here, if need be
         with atomic_write(self.file) as f: torch.save(state, f)
 
 def resume_epoch(learn, file:str|Path, config:dict, stage:str, prev:str|None=None) -> int:
@@ -392,80 +433,82 @@ def _fit_stage(run:RunState, stage:str, learn, n_epoch:int, start:int, fit:Calla
                extra:Callable[[], dict]=dict):
     "Run `fit(start)` unless the checkpoint already finished all `n_epoch` epochs; record `stage`, its metrics and `extra()`."
     t0 = time.perf_counter()
-    if start < n_epoch: fit(start); metrics = _last_metrics(learn)
+    if start < n_epoch: fit(start); metrics = final_metrics(learn)
     else: metrics = load_checkpoint(ckpt, run.config)['metrics']             # stopped before recording
     more = extra()
     run.finish(stage, wall_s=round(time.perf_counter() - t0, 1), **{n: round(v, 4) for n, v in metrics.items()}, **more)
 
-def _lm_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, pretrained, progress:bool):
+def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:list, pretrained, progress:bool):
     "Train (or resume) the language model of direction `dirn` (pretrained: a frozen sub-stage first); save its encoder."
     bw, stage, ckpt, prev = dirn == 'bwd', f'lm_{dirn}', run.out/f'lm_{dirn}.ckpt.pth', None
-    lm_tr, lm_va = subset(d['lm_train'], p['lm_docs']), subset(d['lm_valid'], p['lm_valid_docs'])
-    dls = lm_dataloaders(numericalize_corpus(d['corpus'], d['vocab'], lm_tr, bw),
-                         numericalize_corpus(d['corpus'], d['vocab'], lm_va, bw), d['vocab'], p['lm_bs'], p['seq_len'], device)
-    learn = language_model_learner(dls, d['vocab'], p['config'], p['lm_drop_mult'], pretrained, d['tokenizer'], bw,
-                                   cbs=cbs, progress=progress)
+    lm_tr, lm_va = subset(d.lm_train, p.lm_docs), subset(d.lm_valid, p.lm_valid_docs)
+    dls = lm_dataloaders(numericalize_corpus(d.corpus, d.vocab, lm_tr, backwards=bw),
+                         numericalize_corpus(d.corpus, d.vocab, lm_va, backwards=bw), d.vocab, bs=p.lm_bs, seq_len=p.seq_len,
+                         device=device)
+    learn = language_model_learner(dls, d.vocab, config=p.config, drop_mult=p.lm_drop_mult, pretrained=pretrained,
+                                   tokenizer=d.tokenizer, backwards=bw, cbs=cbs, progress=progress)
     if pretrained is not None:                           # the lesson: one epoch with only the last group (frozen), ...
         prev = f'lm_{dirn}_frozen'
         if prev not in run.done:
-            _fit_stage(run, prev, learn, p['lm_frozen_epochs'], resume_epoch(learn, ckpt, run.config, prev),
-                       lambda s: learn.fit_one_cycle(p['lm_frozen_epochs'], p['lm_frozen_lr'], start_epoch=s,
+            _fit_stage(run, prev, learn, p.lm_frozen_epochs, resume_epoch(learn, ckpt, run.config, prev),
+                       lambda s: learn.fit_one_cycle(p.lm_frozen_epochs, p.lm_frozen_lr, start_epoch=s,
                                                      cbs=EpochCheckpoint(ckpt, prev, run.config)), ckpt,
-                       lambda: dict(trains='last layer group', lr=p['lm_frozen_lr']))
+                       lambda: dict(trains='last layer group', lr=p.lm_frozen_lr))
     learn.unfreeze()                                     # ... then every layer (from scratch: from the start)
-    def fit(start): learn.fit_one_cycle(p['lm_epochs'], p['lm_lr'], start_epoch=start, cbs=EpochCheckpoint(ckpt, stage, run.config))
+    def fit(start): learn.fit_one_cycle(p.lm_epochs, p.lm_lr, start_epoch=start, cbs=EpochCheckpoint(ckpt, stage, run.config))
     def after() -> dict:
         learn.save_encoder(run.out/f'enc_{dirn}.pth')
         return dict(lm_train_tokens=int(dls.train.lens.sum()),
-                    generated=None if bw else learn.predict(d['prompt'], 40, temperature=0.75))
-    _fit_stage(run, stage, learn, p['lm_epochs'], resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
+                    generated=None if bw else learn.predict(d.prompt, 40, temperature=0.75))
+    _fit_stage(run, stage, learn, p.lm_epochs, resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
 
-def _clas_train(d:dict, p:dict) -> tuple[np.ndarray, torch.Tensor]:
+def _clas_train(d:RunData, p:ULMFiTPreset) -> tuple[np.ndarray, torch.Tensor]:
     "The classifier's training documents (`clas_docs` of them, or all) and their labels."
-    pick = subset(np.arange(len(d['clas_train'])), p['clas_docs'])
-    return d['clas_train'][pick], d['y_train'][torch.as_tensor(pick)]
+    pick = subset(np.arange(len(d.clas_train)), p.clas_docs)
+    return d.clas_train[pick], d.y_train[torch.as_tensor(pick)]
 
-def _baselines(run:RunState, d:dict, p:dict):
+def _baselines(run:RunState, d:RunData, p:ULMFiTPreset):
     "Majority class and TF-IDF + NBSVM on the classifier's training documents, scored on the test set (stage `baselines`)."
-    t0, c, (tr, ytr) = time.perf_counter(), d['corpus'], _clas_train(d, p)
-    valid = ([c[i] for i in d['clas_valid']], d['y_valid']) if 'clas_valid' in d else (None, None)  # C chosen there, if any
-    rep = baseline_report([c[i] for i in tr], ytr, [c[i] for i in d['clas_test']], d['y_test'], len(d['classes']), *valid)
+    t0, c, (tr, ytr) = time.perf_counter(), d.corpus, _clas_train(d, p)
+    valid = [c[i] for i in d.clas_valid] if d.clas_valid is not None else None   # C chosen there, if any
+    rep = baseline_report([c[i] for i in tr], ytr, [c[i] for i in d.clas_test], d.y_test, len(d.classes),
+                          valid_docs=valid, y_valid=d.y_valid)
     run.finish('baselines', wall_s=round(time.perf_counter() - t0, 1), **rep)
 
-def _clas_stage(run:RunState, d:dict, p:dict, dirn:str, device, cbs:list, progress:bool, ablation:bool=False):
+def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:list, progress:bool, ablation:bool=False):
     "The gradual-unfreezing steps of direction `dirn` (resuming), then test-set probabilities in the test order."
     # ablation: the same classifier from a random encoder (no language model stage), with `ablation_steps`
-    bw, c, kind = dirn == 'bwd', d['corpus'], 'ablation' if ablation else 'clas'
-    ckpt, steps, test = run.out/f'{kind}_{dirn}.ckpt.pth', p['ablation_steps' if ablation else 'steps'], f'{kind}_test_{dirn}' if ablation else f'test_{dirn}'
-    te, (tr, ytr) = d['clas_test'], _clas_train(d, p)
-    va, yva = (d['clas_valid'], d['y_valid']) if 'clas_valid' in d else (te, d['y_test'])  # its own split, else the test set (the lesson)
-    pick = subset(np.arange(len(va)), p['valid_docs']); va, yva = va[pick], yva[torch.as_tensor(pick)]
-    dls = clas_dataloaders(numericalize_corpus(c, d['vocab'], tr, bw), ytr,
-                           numericalize_corpus(c, d['vocab'], va, bw), yva,
-                           d['vocab'], d['classes'], p['clas_bs'], p['seq_len'], p['max_len'], device)
-    learn = text_classifier_learner(dls, d['vocab'], clas_config(p['config']), p['clas_drop_mult'], d['tokenizer'], bw, p['seq_len'],
-                                    p['max_len'], cbs=cbs, progress=progress)
+    bw, c, kind = dirn == 'bwd', d.corpus, 'ablation' if ablation else 'clas'
+    ckpt, steps, test = run.out/f'{kind}_{dirn}.ckpt.pth', p.ablation_steps if ablation else p.steps, f'{kind}_test_{dirn}' if ablation else f'test_{dirn}'
+    te, (tr, ytr) = d.clas_test, _clas_train(d, p)
+    va, yva = (d.clas_valid, d.y_valid) if d.clas_valid is not None else (te, d.y_test)  # its own split, else the test set (the lesson)
+    pick = subset(np.arange(len(va)), p.valid_docs); va, yva = va[pick], yva[torch.as_tensor(pick)]
+    dls = clas_dataloaders(numericalize_corpus(c, d.vocab, tr, backwards=bw), ytr,
+                           numericalize_corpus(c, d.vocab, va, backwards=bw), yva, d.vocab, d.classes,
+                           bs=p.clas_bs, seq_len=p.seq_len, max_len=p.max_len, device=device)
+    learn = text_classifier_learner(dls, d.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
+                                    backwards=bw, seq_len=p.seq_len, max_len=p.max_len, cbs=cbs, progress=progress)
     if not ablation: learn.load_encoder(run.out/f'enc_{dirn}.pth')
     for k, step in enumerate(steps):
         stage, prev = f'{kind}_{dirn}_{k + 1}', (f'{kind}_{dirn}_{k}' if k else None)
         if stage in run.done: continue
         learn.freeze_to(step.freeze_to)
         _fit_stage(run, stage, learn, step.epochs, resume_epoch(learn, ckpt, run.config, stage, prev),
-                   lambda s: learn.fit_one_cycle(step.epochs, spread_lr(step, 1.0 if ablation else p['lr_spread']), start_epoch=s,
+                   lambda s: learn.fit_one_cycle(step.epochs, spread_lr(step, 1.0 if ablation else p.lr_spread), start_epoch=s,
                                                  cbs=EpochCheckpoint(ckpt, stage, run.config)), ckpt,
                    lambda: dict(freeze_to=step.freeze_to, lr=step.lr))
     if test not in run.done:
         t0 = time.perf_counter()
         resume_epoch(learn, ckpt, run.config, '', f'{kind}_{dirn}_{len(steps)}')   # the weights after the last step
-        test_dl = ClasDataLoader(numericalize_corpus(c, d['vocab'], te, bw), d['y_test'], p['clas_bs'], p['seq_len'],
-                                 max_len=p['max_len'], device=device)
+        test_dl = ClasDataLoader(numericalize_corpus(c, d.vocab, te, backwards=bw), d.y_test, bs=p.clas_bs, seq_len=p.seq_len,
+                                 max_len=p.max_len, device=device)
         probs, ys = learn.get_preds(test_dl)                                     # in the loader's (length) order
         order = torch.as_tensor(np.concatenate(sorted_batches(test_dl.lens, test_dl.bs)))
         back = torch.empty_like(probs); back[order] = probs                      # back to the test set's order
         with atomic_write(run.out/f'probs_{"ablation_" if ablation else ""}{dirn}.pt') as f:
-            torch.save({'probs': back, 'targets': d['y_test'], **_stamp(run.config)}, f)
+            torch.save({'probs': back, 'targets': d.y_test, **_stamp(run.config)}, f)
         run.finish(test, wall_s=round(time.perf_counter() - t0, 1), accuracy=round(probs_accuracy(probs, ys), 4),
-                   macro_f1=round(macro_f1(probs.argmax(1).numpy(), ys.numpy(), len(d['classes'])), 4), n=len(te))
+                   macro_f1=round(macro_f1(probs.argmax(1).numpy(), ys.numpy(), len(d.classes)), 4), n=len(te))
 
 def _pretrained(pretrained, pretrained_bwd, dirs:list[str]) -> dict:
     "Each direction's (weights, vocab) files, found (or, for 'wt103', fetched) before any data is read; or None."
@@ -513,11 +556,11 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
                    pretrained=str(pretrained) if pretrained else None,
                    **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
-                   params={k: ([list(s) for s in v] if k.endswith('steps') and v else v) for k, v in p.items()}))
-    d = ulmfit_data(data, tok, p['min_freq'], p['max_vocab'], progress)
+                   params=p.to_json()))
+    d = ulmfit_data(data, tok, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=progress)
     t_data = round(time.perf_counter() - t_start, 1)
-    run.begin(vocab_size=len(d['vocab']), vocab_head=d['vocab'][:50])          # state.json: before the first checkpoint
-    cbs = [*(cbs or []), *([MixedPrecision()] if p['amp'] else [])]
+    run.begin(vocab_size=len(d.vocab), vocab_head=d.vocab[:50])          # state.json: before the first checkpoint
+    cbs = [*(cbs or []), *([MixedPrecision()] if p.amp else [])]
     if 'baselines' not in run.done: _baselines(run, d, p)
     for dirn in dirs:
         set_seed(seed)
@@ -526,7 +569,7 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
         set_seed(seed)
         if f'test_{dirn}' not in run.done: _clas_stage(run, d, p, dirn, dev, cbs, progress)
         if until == f'clas_{dirn}': break
-        if p['ablation_steps'] and dirn == dirs[0] and f'ablation_test_{dirn}' not in run.done:
+        if p.ablation_steps and dirn == dirs[0] and f'ablation_test_{dirn}' not in run.done:
             set_seed(seed); _clas_stage(run, d, p, dirn, dev, cbs, progress, ablation=True)   # no LM stage: what it adds
     return write_report(run, d, direction, dev, t_data, time.perf_counter() - t_start)
 
@@ -538,9 +581,9 @@ def peak_rss_mb() -> float|None:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss                    # bytes on macOS, KiB on Linux
     return round(kb / 2**20 if sys.platform == 'darwin' else kb / 2**10, 1)
 
-def write_report(run:RunState, d:dict, direction:str, device:torch.device, data_s:float, wall_s:float) -> dict:
+def write_report(run:RunState, d:RunData, direction:str, device:torch.device, data_s:float, wall_s:float) -> dict:
     "Write `report.json` in the run folder (atomically) and return it."
-    lens = d['corpus'].lengths
+    lens = d.corpus.lengths
     done = [dn for dn in ('fwd', 'bwd') if f'test_{dn}' in run.done]
     acc = {dn: run.done[f'test_{dn}']['accuracy'] for dn in done}
     f1 = {dn: run.done[f'test_{dn}']['macro_f1'] for dn in done}
@@ -548,15 +591,15 @@ def write_report(run:RunState, d:dict, direction:str, device:torch.device, data_
         pf, pb = (load_checkpoint(run.out/f'probs_{dn}.pt', run.config) for dn in ('fwd', 'bwd'))
         ens = ensemble_probs(pf['probs'], pb['probs'])
         acc['ensemble'] = round(probs_accuracy(ens, pf['targets']), 4)
-        f1['ensemble'] = round(macro_f1(ens.argmax(1).numpy(), pf['targets'].numpy(), len(d['classes'])), 4)
+        f1['ensemble'] = round(macro_f1(ens.argmax(1).numpy(), pf['targets'].numpy(), len(d.classes)), 4)
     abl = [dn for dn in ('fwd', 'bwd') if f'ablation_test_{dn}' in run.done]
     ablation = {dn: dict(**{k: run.done[f'ablation_test_{dn}'][k] for k in ('accuracy', 'macro_f1')}, wall_s=round(sum(
         v['wall_s'] for k, v in run.done.items() if k.startswith(f'ablation_{dn}_') or k == f'ablation_test_{dn}'), 1)) for dn in abl}
     rep = dict(data=run.config['data'], preset=run.config['preset'], tok=run.config['tok'], direction=direction,
                device=str(device), threads=torch.get_num_threads(),
-               vocab_size=len(d['vocab']), documents=len(lens), tokens=int(lens.sum()),
-               lm_split_tokens=dict(train=int(lens[d['lm_train']].sum()), valid=int(lens[d['lm_valid']].sum())),
-               clas_train_docs=len(d['clas_train']), test_docs=len(d['clas_test']),
+               vocab_size=len(d.vocab), documents=len(lens), tokens=int(lens.sum()),
+               lm_split_tokens=dict(train=int(lens[d.lm_train].sum()), valid=int(lens[d.lm_valid].sum())),
+               clas_train_docs=len(d.clas_train), test_docs=len(d.clas_test),
                data_wall_s=data_s, stages=run.done, test_accuracy=acc, test_macro_f1=f1,
                baselines=run.done.get('baselines'), ablation=ablation, peak_rss_mb=peak_rss_mb(),
                total_stage_wall_s=round(sum(v.get('wall_s', 0) for v in run.done.values()), 1), this_call_wall_s=round(wall_s, 1))
@@ -590,12 +633,12 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
     config = st.old['config']
     if f'lm_{dirn}' not in st.done: raise RunValueError(f"{out} has no finished lm_{dirn} stage: run it first")
     if config['tok'] != 'word': raise RunValueError(f"load_run_lm rebuilds word tokenizers only; this run used {config['tok']!r}")
-    p, vocab = config['params'], load_state(out/f'enc_{dirn}.pth', what='an encoder file')['vocab']
+    p, vocab = ULMFiTPreset(**config['params']), load_state(out/f'enc_{dirn}.pth', what='an encoder file')['vocab']
     tkn = _word_tokenizer(config['data'])                                   # the one the run's data was tokenized with
-    ids = torch.arange(2 * p['seq_len'] + 2) % len(vocab)                   # placeholder data: predict needs none
-    dls = lm_dataloaders([ids], [ids], vocab, 1, p['seq_len'], resolve_device(device))
-    learn = language_model_learner(dls, vocab, p['config'], p['lm_drop_mult'], None, tkn, dirn == 'bwd',
-                                   cbs=[MixedPrecision()] if p['amp'] else [], progress=False)
+    ids = torch.arange(2 * p.seq_len + 2) % len(vocab)                   # placeholder data: predict needs none
+    dls = lm_dataloaders([ids], [ids], vocab, bs=1, seq_len=p.seq_len, device=resolve_device(device))
+    learn = language_model_learner(dls, vocab, config=p.config, drop_mult=p.lm_drop_mult, tokenizer=tkn, backwards=dirn == 'bwd',
+                                   cbs=[MixedPrecision()] if p.amp else [], progress=False)
     learn.model.load_state_dict(load_checkpoint(out/f'lm_{dirn}.ckpt.pth', config)['model'])
     return learn
 

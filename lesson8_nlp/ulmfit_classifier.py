@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .awd_lstm import AWD_LSTM, SequentialRNN, awd_lstm_clas_config
-from .learner import DataLoaders, accuracy, rnn_cbs
+from .learner import DataLoaders, rnn_cbs
+from .metrics import accuracy
 from .tokenizers import Tokenizer
 from .ulmfit_lm import TextLearner
 

@@ -13,17 +13,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .awd_lstm import awd_lstm_lm_split, get_language_model, load_fastai_weights
-from .data import URLs, atomic_write, load_state, untar_data
-from .learner import DataLoaders, Learner, accuracy, cross_entropy_flat, perplexity, rnn_cbs
+from .awd_lstm import awd_lstm_lm_config, awd_lstm_lm_split, get_language_model, load_fastai_weights
+from .download import atomic_write, load_state, untar_data, URLs
+from .learner import cross_entropy_flat, DataLoaders, Learner, rnn_cbs
+from .metrics import accuracy, perplexity
 from .lm_data import LMDataLoader
 from .numericalize import Numericalize, check_tokens, check_vocab_args, make_vocab
 from .text_rules import BOS, UNK
-from .tokenizers import SpacyTokenizer, TokenizedCorpus, Tokenizer
+from .corpus import TokenizedCorpus
+from .tokenizers import SpacyTokenizer, Tokenizer
 
 # %% auto #0
-__all__ = ['IMDB_LM_FOLDERS', 'split_idxs', 'doc_index', 'corpus_vocab', 'numericalize_corpus', 'lm_dataloaders', 'save_encoder',
-           'load_encoder', 'TextLearner', 'unk_ids', 'LMLearner', 'language_model_learner', 'pretrained_files']
+__all__ = ['IMDB_LM_FOLDERS', 'awd_lstm_tiny_config', 'split_idxs', 'doc_index', 'corpus_vocab', 'numericalize_corpus',
+           'lm_dataloaders', 'save_encoder', 'load_encoder', 'TextLearner', 'unk_ids', 'LMLearner',
+           'language_model_learner', 'pretrained_files']
 
 # %% ../nbs/20_ulmfit_lm.ipynb #3dc6c826
 IMDB_LM_FOLDERS = ('train', 'test', 'unsup')
@@ -205,6 +208,9 @@ def language_model_learner(dls:DataLoaders, # `lm_dataloaders`
                       metrics=metrics, **kwargs)
     if pretrained is not None: learn.freeze()
     return learn
+
+# %% ../nbs/20_ulmfit_lm.ipynb #5d49193c
+awd_lstm_tiny_config = dict(awd_lstm_lm_config, emb_sz=64, n_hid=128, n_layers=2)  # the lesson's dropouts, a model that trains in seconds
 
 # %% ../nbs/20_ulmfit_lm.ipynb #aae10c57
 def pretrained_files(pretrained:str|Path|tuple|list, # 'wt103', a fastai-format folder, a .pth beside its .pkl, or (pth, pkl)
