@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['NUMBERS_CLI_MODELS', 'error_line', 'OneLineParser', 'visible', 'cmd_tokenize', 'cmd_numbers', 'cmd_ulmfit',
-           'build_parser', 'main']
+           'cmd_data', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #95afd1eb
 import argparse
@@ -105,6 +105,29 @@ def cmd_ulmfit(args: argparse.Namespace) -> int:
     print(f"stages took {rep['total_stage_wall_s']:.0f}s in all; report: {Path(args.out or f'runs/ulmfit_{args.data}_{args.preset}')/'report.json'}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #715f873c
+from .download import DATASET_URLS, ChecksumError, archive_folder, fetch_archives, read_sha256sums
+
+def cmd_data(args: argparse.Namespace) -> int:
+    "Download the named datasets' archives, verified, into a folder with its SHA256SUMS; one line and status 1 if a check fails."
+    if bad := [n for n in args.names if n not in DATASET_URLS]:
+        sys.stderr.write(error_line('lesson8 data', f"unknown dataset {', '.join(map(repr, bad))}: known are {', '.join(DATASET_URLS)}"))
+        return 2
+    if not args.names and not (args.sums and args.mirror):
+        sys.stderr.write(error_line('lesson8 data', f"name the datasets to fetch ({', '.join(DATASET_URLS)}), or give --sums and --mirror"))
+        return 2
+    if args.sums and not Path(args.sums).is_file():
+        sys.stderr.write(error_line('lesson8 data', f'--sums {args.sums} does not exist'))
+        return 2
+    dest = archive_folder(args.dest)
+    try: done = fetch_archives(args.names, dest, args.mirror, args.sums, show_progress=not args.quiet)
+    except (ChecksumError, OSError) as e:   # a damaged or unreachable download, a full disk: nothing of it was kept
+        sys.stderr.write(f"lesson8 data: error: {' '.join(str(e).split())}\n")
+        return 1
+    for fname, fetched in done.items(): print(f"{'fetched' if fetched else 'present'}  {dest/fname}")
+    print(f"{dest/'SHA256SUMS'} lists {len(read_sha256sums(dest/'SHA256SUMS'))} files")
+    return 0
+
 # %% ../nbs/90_cli.ipynb #bf3405b7
 def build_parser() -> argparse.ArgumentParser:
     "The `lesson8` argument parser, one subparser per job; usage errors are one line."
@@ -140,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--set', type=_preset_value, action='append', metavar='KEY=VALUE',
                    help='change a preset value, e.g. --set lm_docs=null --set lm_epochs=2 (JSON values)')
     u.set_defaults(func=cmd_ulmfit)
+    d = sub.add_parser('data', help="download datasets' archives into a folder, verified, with its SHA256SUMS")
+    d.add_argument('names', nargs='*', metavar='NAME', help=f"datasets: {', '.join(DATASET_URLS)} (none: every file --sums lists)")
+    d.add_argument('--dest', default=None, metavar='DIR', help='folder to fill (default: $LESSON8_DATA, else <cache>/archive)')
+    d.add_argument('--mirror', default=None, metavar='URL', help='fetch the same file names from this URL or folder instead')
+    d.add_argument('--sums', default=None, metavar='FILE', help='a SHA256SUMS list every download must match')
+    d.add_argument('--quiet', action='store_true', help='no progress bars')
+    d.set_defaults(func=cmd_data)
     return p
 
 def main(argv: Sequence[str] | None = None) -> int:

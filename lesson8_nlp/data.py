@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .download import URLs, untar_data, _data_folder, _install, _stamped
+from .download import URLs, _data_folder, _install, _stamped, untar_data
 
 # %% ../nbs/00_data.ipynb #041915f4
 IMDB_SAMPLE_COLUMNS = ['label', 'text', 'is_valid']

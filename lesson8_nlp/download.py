@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['FASTAI_CHECKS', 'DATASET_NAMES', 'ARCHIVE_SUFFIXES', 'STAMP', 'MIB', 'ENV_DATA', 'ENV_CACHE', 'C_KEYS',
-           'ARCHIVE_MAGIC', 'LEFTOVER_AGE', 'URLs', 'size_md5', 'sha256_file', 'dataset_name', 'data_dir', 'cache_dir',
-           'ChecksumError', 'read_sha256sums', 'atomic_write', 'load_state', 'archive_kind', 'check_archive',
-           'download_url', 'extract_archive', 'untar_data']
+           'ARCHIVE_MAGIC', 'LEFTOVER_AGE', 'DATASET_URLS', 'URLs', 'size_md5', 'sha256_file', 'dataset_name',
+           'data_dir', 'cache_dir', 'ChecksumError', 'read_sha256sums', 'atomic_write', 'load_state', 'archive_kind',
+           'check_archive', 'download_url', 'extract_archive', 'untar_data', 'archive_folder', 'write_sha256sums',
+           'fetch_archives']
 
 # %% ../nbs/95_download.ipynb #71cef38d
 import bz2
@@ -19,6 +20,7 @@ import shutil
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 import zipfile
@@ -227,6 +229,7 @@ def download_url(url:str, # address to fetch (http(s):// or file://)
                  timeout:float=30, # seconds to wait for the server
                  show_progress:bool=True, # show a tqdm progress bar
                  whole:bool=True, # refuse it unless `check_archive` reads it whole
+                 sha256:str|None=None, # expected sha256 of the whole file, e.g. from a SHA256SUMS list
                 ) -> Path:
     "Download `url` to `dest` through a temp file in the same folder, verify it, then `os.replace` it."
     dest = Path(dest)
@@ -241,6 +244,9 @@ def download_url(url:str, # address to fetch (http(s):// or file://)
             if check is not None and size_md5(f.name) != tuple(check):
                 raise ChecksumError(f'download of {url} has (size, md5 of first MiB) {size_md5(f.name)}, expected '
                                     f'{tuple(check)}: it is truncated or the file changed upstream; {again}')
+            if sha256 is not None and (got := sha256_file(f.name)) != sha256.lower():
+                raise ChecksumError(f'download of {url} has sha256 {got}, expected {sha256.lower()}: it is damaged, or '
+                                    f'not the file the checksum list names; {again}')
             if whole: check_archive(f.name, what=f'the download of {url}', fix=again)
     except (OSError, http.client.HTTPException) as e:   # URLError, a dropped connection, a full disk
         raise ConnectionError(f'could not download {url} ({getattr(e, "reason", e)}): check your connection and the '
@@ -392,3 +398,63 @@ def untar_data(url:str, # archive URL, e.g. `URLs.IMDB_SAMPLE`
     sha = _verify(arch, want)
     if _stamped(final, sha): return final
     return _install(final, sha, partial(_unpack, arch))  # extract_archive reads it whole before extracting
+
+# %% ../nbs/95_download.ipynb #9e82916b
+DATASET_URLS = {dataset_name(u): u for u in (URLs.IMDB, URLs.IMDB_SAMPLE, URLs.HUMAN_NUMBERS, URLs.WISESIGHT_SENTIMENT,
+                                         URLs.WT103_FWD, URLs.WT103_BWD)}  # `lesson8 data` names -> official address
+
+def _suffix(fname:str) -> str:
+    "The archive suffix of `fname` (`.tgz`, `.tar.gz`, ...), or ''."
+    return next((s for s in ARCHIVE_SUFFIXES if fname.lower().endswith(s)), '')
+
+def archive_folder(dest:str|Path|None=None) -> Path:
+    "Where `fetch_archives` puts archives: `dest`, else `$LESSON8_DATA` (what `untar_data` reads), else `<cache>/archive`."
+    if dest is not None: return Path(dest).expanduser()
+    if os.environ.get(ENV_DATA): return _resolve_up(os.environ[ENV_DATA])
+    return cache_dir()/'archive'
+
+def write_sha256sums(path:str|Path, sums:dict[str, str]):
+    "Write {file name: sha256} in `sha256sum`'s format, sorted by name, through `atomic_write`."
+    with atomic_write(path, 'w') as f: f.writelines(f'{sha}  {name}\n' for name, sha in sorted(sums.items()))
+
+def _plan(names, pinned:dict, mirror:str|None) -> dict[str, str|None]:
+    "{file name in the folder: official URL (None for a file only the mirror serves)} for `names`."
+    if bad := [n for n in names if n not in DATASET_URLS]:
+        raise ValueError(f"unknown dataset {', '.join(map(repr, bad))}: known are {', '.join(DATASET_URLS)}")
+    if not names:
+        if not (pinned and mirror): raise ValueError(f"name the datasets to fetch ({', '.join(DATASET_URLS)}), or give a "
+                                                     'checksum list and a mirror to fetch every file the list holds')
+        return {f: None for f in pinned}
+    def fname(n):   # the file a pinned list holds for `n` (`imdb.tgz`), else the name with the official suffix
+        return next((f for f in pinned if f[:len(f)-len(_suffix(f))] == n), n + _suffix(_url_fname(DATASET_URLS[n])))
+    return {fname(n): DATASET_URLS[n] for n in names}
+
+def _mirror_url(mirror:str, fname:str) -> str:
+    "The address of `fname` on `mirror` (a URL, or a local folder)."
+    base = mirror if '://' in mirror else Path(mirror).expanduser().resolve().as_uri()
+    return base.rstrip('/') + '/' + urllib.parse.quote(fname)
+
+def fetch_archives(names=(), # dataset names from `DATASET_URLS`, e.g. ['imdb_sample']; none: every file `sums` lists
+                   dest:str|Path|None=None, # folder to fill (default: `archive_folder()`)
+                   mirror:str|None=None, # URL or local folder serving the same file names (default: official addresses)
+                   sums:str|Path|dict|None=None, # SHA256SUMS file (or dict) pinning each file's sha256
+                   show_progress:bool=True, # show tqdm progress bars
+                  ) -> dict[str, bool]: # file name -> True if downloaded, False if it was already there
+    "Download archives into `dest`, each verified before it gets its name, and keep `dest/SHA256SUMS` listing them."
+    if isinstance(sums, (str, Path)) and not Path(sums).is_file(): raise FileNotFoundError(f'checksum list {sums} does not exist')
+    pinned = read_sha256sums(sums) if isinstance(sums, (str, Path)) else dict(sums or {})
+    plan, dest = _plan(list(names), pinned, mirror), archive_folder(dest)
+    if dest.exists() and not dest.is_dir(): raise NotADirectoryError(f'dest {dest} is a file, not a folder')
+    have, done = read_sha256sums(dest/'SHA256SUMS'), {}
+    for fname, url in plan.items():
+        path, want = dest/fname, pinned.get(fname)
+        if path.is_file() and (want or have.get(fname)) == sha256_file(path): done[fname] = False
+        else:
+            src = _mirror_url(mirror, fname) if mirror else url
+            check = None if mirror else FASTAI_CHECKS.get(url)   # fastai's fingerprint is of fastai's file only
+            if want is None and check is None: warnings.warn(f'no published checksum for {src}: the download cannot be verified')
+            download_url(src, path, check=check, sha256=want, show_progress=show_progress, whole=bool(_suffix(fname)))
+            done[fname] = True
+        if have.get(fname) != (sha := want or sha256_file(path)):
+            have[fname] = sha; write_sha256sums(dest/'SHA256SUMS', have)   # after each file: a later failure keeps it
+    return done

@@ -18,6 +18,8 @@ from .baselines import baseline_report
 from .metrics import final_metrics, macro_f1
 from .data import load_imdb_sample
 from .download import atomic_write, cache_dir, load_state, untar_data, URLs
+from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, num_distrib,
+                                     rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
 from .learner import Callback, MixedPrecision, set_seed
 from .numericalize import check_vocab_args
 from .text_rules import check_int
@@ -395,7 +397,14 @@ class RunState:
         self.done[stage] = info
         self._write()
 
+    def sync(self):
+        "Under `torchrun`: wait until rank 0 has written, then take its finished stages from state.json (one process: nothing)."
+        if not distributed(): return
+        distrib_barrier()
+        if rank_distrib() != 0: self.done = dict(self._read()['done'])
+
     def _write(self):
+        if rank_distrib() != 0: return                                     # under torchrun, rank 0 alone writes
         with atomic_write(self.file, 'w') as f: json.dump({'config': self.config, 'done': self.done}, f, indent=1)
 
 class EpochCheckpoint(Callback):
@@ -403,8 +412,9 @@ class EpochCheckpoint(Callback):
     order = 70
     def __init__(self, file:str|Path, stage:str, config:dict): self.file, self.stage, self.stamp = Path(file), stage, _stamp(config)
     def after_epoch(self):
+        if rank_distrib() != 0: return                                     # under torchrun, rank 0 alone writes
         learn = self.learn
-        state = {'model': learn.model.state_dict(), 'opt': learn.opt.state_dict(), 'epoch': learn.epoch + 1, 'stage': self.stage,
+        state = {'model': unwrap_model(learn.model).state_dict(), 'opt': learn.opt.state_dict(), 'epoch': learn.epoch + 1, 'stage': self.stage,
                  'metrics': final_metrics(learn), **self.stamp}      # metrics: to record a stage that ends here, if need be
         with atomic_write(self.file) as f: torch.save(state, f)
 
@@ -437,6 +447,7 @@ def _fit_stage(run:RunState, stage:str, learn, n_epoch:int, start:int, fit:Calla
     else: metrics = load_checkpoint(ckpt, run.config)['metrics']             # stopped before recording
     more = extra()
     run.finish(stage, wall_s=round(time.perf_counter() - t0, 1), **{n: round(v, 4) for n, v in metrics.items()}, **more)
+    run.sync()                                                           # torchrun: every rank takes rank 0's record
 
 def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:list, pretrained, progress:bool):
     "Train (or resume) the language model of direction `dirn` (pretrained: a frozen sub-stage first); save its encoder."
@@ -445,6 +456,7 @@ def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:lis
     dls = lm_dataloaders(numericalize_corpus(d.corpus, d.vocab, lm_tr, backwards=bw),
                          numericalize_corpus(d.corpus, d.vocab, lm_va, backwards=bw), d.vocab, bs=p.lm_bs, seq_len=p.seq_len,
                          device=device)
+    if distributed(): dls.train, dls.valid = LMRowShard(dls.train), LMRowShard(dls.valid)   # torchrun: each rank its rows
     learn = language_model_learner(dls, d.vocab, config=p.config, drop_mult=p.lm_drop_mult, pretrained=pretrained,
                                    tokenizer=d.tokenizer, backwards=bw, cbs=cbs, progress=progress)
     if pretrained is not None:                           # the lesson: one epoch with only the last group (frozen), ...
@@ -457,6 +469,7 @@ def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:lis
     learn.unfreeze()                                     # ... then every layer (from scratch: from the start)
     def fit(start): learn.fit_one_cycle(p.lm_epochs, p.lm_lr, start_epoch=start, cbs=EpochCheckpoint(ckpt, stage, run.config))
     def after() -> dict:
+        if rank_distrib() != 0: return {}                # torchrun: rank 0 saves and generates; the others read its record
         learn.save_encoder(run.out/f'enc_{dirn}.pth')
         return dict(lm_train_tokens=int(dls.train.lens.sum()),
                     generated=None if bw else learn.predict(d.prompt, 40, temperature=0.75))
@@ -486,6 +499,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
     dls = clas_dataloaders(numericalize_corpus(c, d.vocab, tr, backwards=bw), ytr,
                            numericalize_corpus(c, d.vocab, va, backwards=bw), yva, d.vocab, d.classes,
                            bs=p.clas_bs, seq_len=p.seq_len, max_len=p.max_len, device=device)
+    if distributed(): dls.train, dls.valid = BatchShard(dls.train), BatchShard(dls.valid, even=False)   # torchrun: each rank its batches
     learn = text_classifier_learner(dls, d.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
                                     backwards=bw, seq_len=p.seq_len, max_len=p.max_len, cbs=cbs, progress=progress)
     if not ablation: learn.load_encoder(run.out/f'enc_{dirn}.pth')
@@ -497,7 +511,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
                    lambda s: learn.fit_one_cycle(step.epochs, spread_lr(step, 1.0 if ablation else p.lr_spread), start_epoch=s,
                                                  cbs=EpochCheckpoint(ckpt, stage, run.config)), ckpt,
                    lambda: dict(freeze_to=step.freeze_to, lr=step.lr))
-    if test not in run.done:
+    if test not in run.done and rank_distrib() == 0:                            # torchrun: rank 0 alone predicts
         t0 = time.perf_counter()
         resume_epoch(learn, ckpt, run.config, '', f'{kind}_{dirn}_{len(steps)}')   # the weights after the last step
         test_dl = ClasDataLoader(numericalize_corpus(c, d.vocab, te, backwards=bw), d.y_test, bs=p.clas_bs, seq_len=p.seq_len,
@@ -509,6 +523,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
             torch.save({'probs': back, 'targets': d.y_test, **_stamp(run.config)}, f)
         run.finish(test, wall_s=round(time.perf_counter() - t0, 1), accuracy=round(probs_accuracy(probs, ys), 4),
                    macro_f1=round(macro_f1(probs.argmax(1).numpy(), ys.numpy(), len(d.classes)), 4), n=len(te))
+    run.sync()
 
 def _pretrained(pretrained, pretrained_bwd, dirs:list[str]) -> dict:
     "Each direction's (weights, vocab) files, found (or, for 'wt103', fetched) before any data is read; or None."
@@ -552,16 +567,23 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     dirs = ['fwd', 'bwd'] if direction == 'both' else [direction]
     stages = [f'{s}_{dirn}' for dirn in dirs for s in ('lm', 'clas')]
     if until is not None and until not in stages: raise RunValueError(f"until must name one of {stages}, got {until!r}")
-    files, t_start = _pretrained(pretrained, pretrained_bwd, dirs), time.perf_counter()
-    run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
-                   pretrained=str(pretrained) if pretrained else None,
-                   **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
-                   params=p.to_json()))
-    d = ulmfit_data(data, tok, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=progress)
-    t_data = round(time.perf_counter() - t_start, 1)
-    run.begin(vocab_size=len(d.vocab), vocab_head=d.vocab[:50])          # state.json: before the first checkpoint
-    cbs = [*(cbs or []), *([MixedPrecision()] if p.amp else [])]
-    if 'baselines' not in run.done: _baselines(run, d, p)
+    owns_group = num_distrib() > 1 and not distributed()                    # started by torchrun: join its group here
+    if num_distrib() > 1: dev, progress = setup_distrib(dev), progress and rank_distrib() == 0   # NCCL on CUDA, gloo on CPU
+    files, t_start = rank0_first(_pretrained, pretrained, pretrained_bwd, dirs), time.perf_counter()
+    def start() -> tuple[RunState, RunData, float]:                     # the folder and the data (torchrun: rank 0 first)
+        run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
+                       pretrained=str(pretrained) if pretrained else None,
+                       **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
+                       params=p.to_json()))
+        d = ulmfit_data(data, tok, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=progress)
+        t_data = round(time.perf_counter() - t_start, 1)
+        run.begin(vocab_size=len(d.vocab), vocab_head=d.vocab[:50])      # state.json: before the first checkpoint
+        return run, d, t_data
+    run, d, t_data = rank0_first(start)
+    cbs = [*(cbs or []), *([MixedPrecision()] if p.amp else []), *([DistributedTrainer()] if distributed() else [])]
+    if 'baselines' not in run.done:
+        if rank_distrib() == 0: _baselines(run, d, p)
+        run.sync()
     for dirn in dirs:
         set_seed(seed)
         if f'lm_{dirn}' not in run.done: _lm_stage(run, d, p, dirn, dev, cbs, files[dirn], progress)
@@ -571,7 +593,9 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
         if until == f'clas_{dirn}': break
         if p.ablation_steps and dirn == dirs[0] and f'ablation_test_{dirn}' not in run.done:
             set_seed(seed); _clas_stage(run, d, p, dirn, dev, cbs, progress, ablation=True)   # no LM stage: what it adds
-    return write_report(run, d, direction, dev, t_data, time.perf_counter() - t_start)
+    rep = write_report(run, d, direction, dev, t_data, time.perf_counter() - t_start)
+    if owns_group: distrib_barrier(); teardown_distrib()                # the report is written before any rank leaves
+    return rep
 
 # %% ../nbs/22_ulmfit_run.ipynb #105ac0dd
 def peak_rss_mb() -> float|None:
@@ -602,8 +626,10 @@ def write_report(run:RunState, d:RunData, direction:str, device:torch.device, da
                clas_train_docs=len(d.clas_train), test_docs=len(d.clas_test),
                data_wall_s=data_s, stages=run.done, test_accuracy=acc, test_macro_f1=f1,
                baselines=run.done.get('baselines'), ablation=ablation, peak_rss_mb=peak_rss_mb(),
-               total_stage_wall_s=round(sum(v.get('wall_s', 0) for v in run.done.values()), 1), this_call_wall_s=round(wall_s, 1))
-    with atomic_write(run.out/'report.json', 'w') as f: json.dump(rep, f, indent=1)
+               total_stage_wall_s=round(sum(v.get('wall_s', 0) for v in run.done.values()), 1), this_call_wall_s=round(wall_s, 1),
+               **({'processes': num_distrib()} if num_distrib() > 1 else {}))
+    if rank_distrib() == 0:                                                  # under torchrun, rank 0 alone writes
+        with atomic_write(run.out/'report.json', 'w') as f: json.dump(rep, f, indent=1)
     return rep
 
 def _wall(rep:dict, prefix:str) -> float:
