@@ -6,11 +6,13 @@
 2. `throughput`: the paper-size AWD-LSTM (400/1152/3, 60k vocab) as a language model (bs 128 x 72) and as the
    classifier (bs 128, documents of 400 tokens in 72-token chunks), trained for a fixed number of steps on
    synthetic ids, in fp32 and bf16: tokens/s and the peak GPU memory of each.
+3. `torchrun`: `torchrun --nproc_per_node=1 -m lesson8_nlp ulmfit` (the tiny preset, forward) on the same device:
+   the distributed path (NCCL, DistributedDataParallel, the shards, rank 0's writes) on a group of one.
 
 Usage (from a checkout, with the package installed):  bash bench/gpu_check.sh [out.json]
 Run it with LESSON8_DATA pointing at a folder holding imdb_sample.tgz if the machine has no internet.
 """
-import argparse, json, os, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch
 
@@ -18,6 +20,7 @@ ROOT = Path(os.path.abspath(__file__)).parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lesson8_nlp.awd_lstm import get_language_model
+from lesson8_nlp.distributed import torchrun_cmd
 from lesson8_nlp.learner import set_seed
 from lesson8_nlp.ulmfit import PRESETS, run_ulmfit
 from lesson8_nlp.ulmfit_classifier import clas_config, get_text_classifier
@@ -29,6 +32,17 @@ def tiny_run(device:str) -> dict:
         rep = run_ulmfit('sample', 'tiny', 'both', device, out=Path(tmp)/'run', progress=False, overrides=dict(amp=True))
     return dict(wall_s=round(time.perf_counter() - t0, 1), test_accuracy=rep['test_accuracy'], device=rep['device'],
                 vocab_size=rep['vocab_size'], stages=sorted(rep['stages']))
+
+def torchrun_one(device:str, timeout:int=240) -> dict:
+    "The tiny preset, forward, through `torchrun --nproc_per_node=1 -m lesson8_nlp` on `device`: wall time and test accuracy."
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        res = subprocess.run(torchrun_cmd(1, '-m', 'lesson8_nlp', 'ulmfit', '--data', 'sample', '--preset', 'tiny',
+                                          '--device', device, '--out', f'{tmp}/run'), capture_output=True, text=True, timeout=timeout)
+        if res.returncode: return dict(returncode=res.returncode, stderr=res.stderr[-2000:])
+        rep = json.loads(Path(f'{tmp}/run/report.json').read_text())
+    return dict(wall_s=round(time.perf_counter() - t0, 1), processes=rep.get('processes'), device=rep['device'],
+                test_accuracy=rep['test_accuracy'])
 
 def _time_steps(model, make_batch, loss_fn, steps:int, warmup:int, amp:bool, device) -> dict:
     "Train `model` for `warmup` + `steps` steps; tokens/s over the timed ones and the peak memory."
@@ -87,6 +101,8 @@ def main():
     print('tiny:', json.dumps(out['tiny']), flush=True)
     out['throughput'] = throughput(a.device, a.steps, a.warmup)
     print('throughput:', json.dumps(out['throughput']), flush=True)
+    out['torchrun'] = torchrun_one(a.device)
+    print('torchrun:', json.dumps(out['torchrun']), flush=True)
     out['total_wall_s'] = round(time.perf_counter() - t0, 1)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(out, indent=1) + '\n')

@@ -16,10 +16,10 @@ from torch.nn.parallel import DistributedDataParallel
 from .learner import Callback
 
 # %% auto #0
-__all__ = ['DIST_TIMEOUT_S', 'rank_distrib', 'num_distrib', 'local_rank_distrib', 'distributed', 'setup_distrib',
-           'teardown_distrib', 'distrib_barrier', 'all_sum', 'rank0_first', 'shared_seed', 'LMRowShard', 'BatchShard',
-           'reduce_metrics', 'DistributedModel', 'unwrap_model', 'DistributedTrainer', 'free_port', 'torchrun_cmd',
-           'rank0_stdout']
+__all__ = ['DIST_TIMEOUT_S', 'rank_distrib', 'num_distrib', 'launched_by_torchrun', 'local_rank_distrib', 'distributed',
+           'setup_distrib', 'teardown_distrib', 'distrib_barrier', 'all_sum', 'rank0_first', 'shared_seed',
+           'LMRowShard', 'BatchShard', 'reduce_metrics', 'DistributedModel', 'unwrap_model', 'DistributedTrainer',
+           'free_port', 'torchrun_cmd', 'rank0_stdout']
 
 # %% ../nbs/18_distributed.ipynb #56c25403
 def _env_int(name:str, default:int) -> int:
@@ -37,6 +37,10 @@ def num_distrib() -> int:
     "How many processes `torchrun` started (`WORLD_SIZE`); 1 without `torchrun`."
     return _env_int('WORLD_SIZE', 1)
 
+def launched_by_torchrun() -> bool:
+    "Whether `torchrun` started this process (it sets `TORCHELASTIC_RUN_ID`), or the environment names several processes."
+    return 'TORCHELASTIC_RUN_ID' in os.environ or num_distrib() > 1
+
 def local_rank_distrib() -> int:
     "This process's rank on its own machine (`LOCAL_RANK`): the GPU it takes; 0 without `torchrun`."
     return _env_int('LOCAL_RANK', 0)
@@ -45,13 +49,13 @@ def local_rank_distrib() -> int:
 DIST_TIMEOUT_S = 1800  # how long a collective waits for the other processes before it fails
 
 def distributed() -> bool:
-    "Whether this process belongs to an initialised process group of more than one process."
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    "Whether this process belongs to an initialised process group (under `torchrun`, even a group of one)."
+    return dist.is_available() and dist.is_initialized()
 
 def setup_distrib(device:torch.device|str='cpu') -> torch.device:
     "Join the process group `torchrun` describes (NCCL on CUDA, gloo on the CPU), once; return the device this rank trains on."
     device = torch.device(device)
-    if num_distrib() < 2: return device                                     # one process: nothing to join
+    if not launched_by_torchrun(): return device                            # a plain process: nothing to join
     if device.type not in ('cpu', 'cuda'): raise ValueError(f"several processes train on 'cpu' or 'cuda', not {device.type!r}")
     if device.type == 'cuda':
         n, lr = torch.cuda.device_count(), local_rank_distrib()

@@ -18,8 +18,8 @@ from .baselines import baseline_report
 from .metrics import final_metrics, macro_f1
 from .data import load_imdb_sample
 from .download import atomic_write, cache_dir, load_state, untar_data, URLs
-from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, num_distrib,
-                                     rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
+from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, launched_by_torchrun,
+                                     num_distrib, rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
 from .learner import Callback, MixedPrecision, set_seed
 from .numericalize import check_vocab_args
 from .text_rules import check_int
@@ -567,8 +567,8 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     dirs = ['fwd', 'bwd'] if direction == 'both' else [direction]
     stages = [f'{s}_{dirn}' for dirn in dirs for s in ('lm', 'clas')]
     if until is not None and until not in stages: raise RunValueError(f"until must name one of {stages}, got {until!r}")
-    owns_group = num_distrib() > 1 and not distributed()                    # started by torchrun: join its group here
-    if num_distrib() > 1: dev, progress = setup_distrib(dev), progress and rank_distrib() == 0   # NCCL on CUDA, gloo on CPU
+    owns_group = launched_by_torchrun() and not distributed()               # started by torchrun: join its group here
+    if launched_by_torchrun(): dev, progress = setup_distrib(dev), progress and rank_distrib() == 0   # NCCL on CUDA, gloo on CPU
     files, t_start = rank0_first(_pretrained, pretrained, pretrained_bwd, dirs), time.perf_counter()
     def start() -> tuple[RunState, RunData, float]:                     # the folder and the data (torchrun: rank 0 first)
         run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
@@ -627,7 +627,7 @@ def write_report(run:RunState, d:RunData, direction:str, device:torch.device, da
                data_wall_s=data_s, stages=run.done, test_accuracy=acc, test_macro_f1=f1,
                baselines=run.done.get('baselines'), ablation=ablation, peak_rss_mb=peak_rss_mb(),
                total_stage_wall_s=round(sum(v.get('wall_s', 0) for v in run.done.values()), 1), this_call_wall_s=round(wall_s, 1),
-               **({'processes': num_distrib()} if num_distrib() > 1 else {}))
+               **({'processes': num_distrib()} if distributed() else {}))
     if rank_distrib() == 0:                                                  # under torchrun, rank 0 alone writes
         with atomic_write(run.out/'report.json', 'w') as f: json.dump(rep, f, indent=1)
     return rep
