@@ -82,9 +82,9 @@ class WeightDropout(nn.Module):
 
     def forward(self, x:Tensor, hx:tuple[Tensor, Tensor]|None=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         "Run the LSTM with the dropped weights on `x` (bs, seq_len, n_in) from state `hx` ((n_dir, bs, nh) each, zeros if None)."
-        if not x.is_cuda: return functional_call(self.module, self.dropped_weights(), (x, hx))
-        with warnings.catch_warnings():   # cuDNN copies the weights into one buffer at each call, and warns: expected here
-            warnings.filterwarnings('ignore', message='RNN module weights are not part of single contiguous chunk')
+        with warnings.catch_warnings():
+            if x.is_cuda:                 # cuDNN copies the weights into one buffer at each call, and warns: expected here
+                warnings.filterwarnings('ignore', message='RNN module weights are not part of single contiguous chunk')
             return functional_call(self.module, self.dropped_weights(), (x, hx))  # (bs, seq_len, n_dir*nh), (h, c)
 
     def reset(self): pass  # nothing is cached between calls

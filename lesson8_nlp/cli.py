@@ -106,21 +106,15 @@ def cmd_ulmfit(args: argparse.Namespace) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #715f873c
-from .download import DATASET_URLS, ChecksumError, archive_folder, fetch_archives, read_sha256sums
+from .download import DATASET_URLS, ChecksumError, FetchRequestError, archive_folder, fetch_archives, read_sha256sums
 
 def cmd_data(args: argparse.Namespace) -> int:
-    "Download the named datasets' archives, verified, into a folder with its SHA256SUMS; one line and status 1 if a check fails."
-    if bad := [n for n in args.names if n not in DATASET_URLS]:
-        sys.stderr.write(error_line('lesson8 data', f"unknown dataset {', '.join(map(repr, bad))}: known are {', '.join(DATASET_URLS)}"))
-        return 2
-    if not args.names and not (args.sums and args.mirror):
-        sys.stderr.write(error_line('lesson8 data', f"name the datasets to fetch ({', '.join(DATASET_URLS)}), or give --sums and --mirror"))
-        return 2
-    if args.sums and not Path(args.sums).is_file():
-        sys.stderr.write(error_line('lesson8 data', f'--sums {args.sums} does not exist'))
-        return 2
+    "Download the named datasets' archives, verified, into a folder with its SHA256SUMS; a bad request: status 2, a failed check: 1."
     dest = archive_folder(args.dest)
     try: done = fetch_archives(args.names, dest, args.mirror, args.sums, show_progress=not args.quiet)
+    except FetchRequestError as e:                           # refused before any download: a usage error
+        sys.stderr.write(error_line('lesson8 data', str(e)))
+        return 2
     except (ChecksumError, OSError) as e:   # a damaged or unreachable download, a full disk: nothing of it was kept
         sys.stderr.write(f"lesson8 data: error: {' '.join(str(e).split())}\n")
         return 1

@@ -6,11 +6,11 @@
 from __future__ import annotations
 import datetime, os, socket, sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext, redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .learner import Callback
@@ -110,11 +110,16 @@ def shared_seed() -> int:
         t = s.to(_comm_device()); dist.broadcast(t, 0); s = t.cpu()
     return int(s)
 
-def _started(dl:Iterable, seed:int) -> Iterator:
-    "Iterate `dl`, which draws its random order when iteration starts, with that order drawn from `seed`."
+def _seeded(seed:int, f:Callable):
+    "`f()` with torch's generator seeded by `seed`; the caller's generator is left as it was."
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        it = iter(dl); first = next(it, None)                               # a loader shuffles on its first batch
+        return f()
+
+def _started(dl:Iterable, seed:int) -> Iterator:
+    "Iterate `dl`, which draws its random order when iteration starts, with that order drawn from `seed`."
+    it = iter(dl)
+    first = _seeded(seed, lambda: next(it, None))                           # a loader shuffles on its first batch
     if first is None: return
     yield first
     yield from it
@@ -128,10 +133,10 @@ class _Shard:
     def __getattr__(self, k):                                               # lens, bs, max_len, ...: the loader's
         if k.startswith('__') or k == 'dl': raise AttributeError(k)
         return getattr(self.dl, k)
-    def _batches(self) -> Iterator:
-        "The loader's batches of a new epoch, in the same order on every rank."
+    def _epoch_seed(self) -> int:
+        "The seed of a new epoch's order: the same on every rank."
         self.epoch += 1
-        return _started(self.dl, self.seed + self.epoch)
+        return self.seed + self.epoch
 
 class LMRowShard(_Shard):
     "Rank `rank`'s rows of every (bs, seq_len) language-model batch: rows `rank::world`, the same rows every batch."
@@ -142,13 +147,13 @@ class LMRowShard(_Shard):
         if dl.bs < self.world: raise ValueError(f"bs={dl.bs} rows cannot be shared by {self.world} processes: use bs >= {self.world}")
     def __len__(self) -> int: return len(self.dl)
     def __iter__(self):
-        for x, y in self._batches():
+        for x, y in _started(self.dl, self._epoch_seed()):
             yield x[self.rank::self.world], y[self.rank::self.world]        # (bs/world, seq_len) each
 
 # %% ../nbs/18_distributed.ipynb #23843074
 class BatchShard(_Shard):
     "Rank `rank`'s batches of a loader: batches `rank, rank+world, ...`; with `even`, wrapped round so every rank has as many."
-    def __init__(self, dl, # a loader of whole batches (e.g. `ClasDataLoader`) with a `len`
+    def __init__(self, dl, # a loader of whole batches with `len`, `batches()` and `collate(idxs)`: a `ClasDataLoader`
                  rank:int|None=None, world:int|None=None, # default: this process's `rank_distrib()` of `num_distrib()`
                  seed:int|None=None, # the shuffling seed; default `shared_seed()`
                  even:bool=True): # True: ceil(n/world) batches on every rank (training); False: each batch once
@@ -160,14 +165,10 @@ class BatchShard(_Shard):
         n = len(self.dl)
         return -(-n // self.world) if self.even else len(range(self.rank, n, self.world))
     def __iter__(self):
-        n = len(self.dl)
-        own = len(range(self.rank, n, self.world))
-        extra = [(self.rank + k * self.world) % n for k in range(own, len(self))]   # repeats of early batches
-        kept = {}
-        for i, b in enumerate(self._batches()):
-            if i in extra: kept[i] = b
-            if i % self.world == self.rank: yield b
-        for i in extra: yield kept[i]
+        idxs = _seeded(self._epoch_seed(), self.dl.batches)                  # every rank draws the same batches...
+        n, own = len(idxs), range(self.rank, len(idxs), self.world)
+        extra = [(self.rank + k * self.world) % n for k in range(len(own), len(self))]   # repeats of early batches
+        for i in [*own, *extra]: yield self.dl.collate(idxs[i])            # ... and pads only its own
 
 # %% ../nbs/18_distributed.ipynb #4ebfd847
 def reduce_metrics(ms:Iterable, # averaging metrics (`AvgMetric`, `AvgLoss`, `Perplexity`: with `total` and `count`)

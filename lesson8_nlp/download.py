@@ -7,7 +7,7 @@ __all__ = ['FASTAI_CHECKS', 'DATASET_NAMES', 'ARCHIVE_SUFFIXES', 'STAMP', 'MIB',
            'ARCHIVE_MAGIC', 'LEFTOVER_AGE', 'DATASET_URLS', 'URLs', 'size_md5', 'sha256_file', 'dataset_name',
            'data_dir', 'cache_dir', 'ChecksumError', 'read_sha256sums', 'atomic_write', 'load_state', 'archive_kind',
            'check_archive', 'download_url', 'extract_archive', 'untar_data', 'archive_folder', 'write_sha256sums',
-           'fetch_archives']
+           'FetchRequestError', 'fetch_archives']
 
 # %% ../nbs/95_download.ipynb #71cef38d
 import bz2
@@ -417,12 +417,15 @@ def write_sha256sums(path:str|Path, sums:dict[str, str]):
     "Write {file name: sha256} in `sha256sum`'s format, sorted by name, through `atomic_write`."
     with atomic_write(path, 'w') as f: f.writelines(f'{sha}  {name}\n' for name, sha in sorted(sums.items()))
 
+class FetchRequestError(ValueError):
+    "A request `fetch_archives` refuses before any download: unknown names, nothing to fetch, a missing checksum list."
+
 def _plan(names, pinned:dict, mirror:str|None) -> dict[str, str|None]:
     "{file name in the folder: official URL (None for a file only the mirror serves)} for `names`."
     if bad := [n for n in names if n not in DATASET_URLS]:
-        raise ValueError(f"unknown dataset {', '.join(map(repr, bad))}: known are {', '.join(DATASET_URLS)}")
+        raise FetchRequestError(f"unknown dataset {', '.join(map(repr, bad))}: known are {', '.join(DATASET_URLS)}")
     if not names:
-        if not (pinned and mirror): raise ValueError(f"name the datasets to fetch ({', '.join(DATASET_URLS)}), or give a "
+        if not (pinned and mirror): raise FetchRequestError(f"name the datasets to fetch ({', '.join(DATASET_URLS)}), or give a "
                                                      'checksum list and a mirror to fetch every file the list holds')
         return {f: None for f in pinned}
     def fname(n):   # the file a pinned list holds for `n` (`imdb.tgz`), else the name with the official suffix
@@ -441,7 +444,7 @@ def fetch_archives(names=(), # dataset names from `DATASET_URLS`, e.g. ['imdb_sa
                    show_progress:bool=True, # show tqdm progress bars
                   ) -> dict[str, bool]: # file name -> True if downloaded, False if it was already there
     "Download archives into `dest`, each verified before it gets its name, and keep `dest/SHA256SUMS` listing them."
-    if isinstance(sums, (str, Path)) and not Path(sums).is_file(): raise FileNotFoundError(f'checksum list {sums} does not exist')
+    if isinstance(sums, (str, Path)) and not Path(sums).is_file(): raise FetchRequestError(f'checksum list {sums} does not exist')
     pinned = read_sha256sums(sums) if isinstance(sums, (str, Path)) else dict(sums or {})
     plan, dest = _plan(list(names), pinned, mirror), archive_folder(dest)
     if dest.exists() and not dest.is_dir(): raise NotADirectoryError(f'dest {dest} is a file, not a folder')

@@ -26,7 +26,7 @@ from .text_rules import check_int
 from .corpus import tokenize_folder, tokenize_texts, TokenizedCorpus
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
-                                           probs_accuracy, sorted_batches, step_lr, text_classifier_learner, ClasDataLoader,
+                                           probs_accuracy, step_lr, text_classifier_learner, ClasDataLoader,
                                            clas_config)
 from .awd_lstm import awd_lstm_lm_config
 from .ulmfit_lm import (IMDB_LM_FOLDERS, awd_lstm_tiny_config, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders,
@@ -517,7 +517,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
         test_dl = ClasDataLoader(numericalize_corpus(c, d.vocab, te, backwards=bw), d.y_test, bs=p.clas_bs, seq_len=p.seq_len,
                                  max_len=p.max_len, device=device)
         probs, ys = learn.get_preds(test_dl)                                     # in the loader's (length) order
-        order = torch.as_tensor(np.concatenate(sorted_batches(test_dl.lens, test_dl.bs)))
+        order = torch.as_tensor(np.concatenate(test_dl.batches()))
         back = torch.empty_like(probs); back[order] = probs                      # back to the test set's order
         with atomic_write(run.out/f'probs_{"ablation_" if ablation else ""}{dirn}.pt') as f:
             torch.save({'probs': back, 'targets': d.y_test, **_stamp(run.config)}, f)

@@ -92,10 +92,15 @@ class ClasDataLoader:
         self.lens = np.array([len(d) for d in self.docs])
         self.bs, self.seq_len, self.pad_idx, self.shuffle, self.max_len, self.device = bs, seq_len, pad_idx, shuffle, max_len, device
     def __len__(self) -> int: return math.ceil(len(self.docs) / self.bs)
+    def batches(self) -> list[np.ndarray]:
+        "This epoch's batches as arrays of document indices (`sorted_batches`: shuffled mega-batches when `shuffle`)."
+        return sorted_batches(self.lens, self.bs, self.shuffle)
+    def collate(self, b:np.ndarray) -> tuple[Tensor, Tensor]:
+        "The padded `(x, y)` batch of documents `b`, moved to `device`."
+        x, y = pad_chunks([self.docs[i] for i in b], self.pad_idx, self.seq_len), self.labels[b]  # (bs, n), (bs,)
+        return (x.to(self.device), y.to(self.device)) if self.device is not None else (x, y)
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        for b in sorted_batches(self.lens, self.bs, self.shuffle):
-            x, y = pad_chunks([self.docs[i] for i in b], self.pad_idx, self.seq_len), self.labels[b]  # (bs, n), (bs,)
-            yield (x.to(self.device), y.to(self.device)) if self.device is not None else (x, y)
+        for b in self.batches(): yield self.collate(b)     # the order is drawn when iteration starts
 
 # %% ../nbs/21_ulmfit_classifier.ipynb #57a8064e
 def padding_share(lens:np.ndarray, batches:Sequence[np.ndarray]) -> float:
