@@ -14,6 +14,10 @@ so the losses after a fixed number of steps mean something: fp32 and bf16 are co
 With --parts, the forward + backward time of the LSTM stack and of the decoder + loss are timed on their own in
 fp32 and under autocast, to show where the bf16 gain comes from.
 
+Where PyTorch has no bf16 LSTM on this CPU (`lesson8_nlp.learner.bf16_lstm_works('cpu')` is False: oneDNN refuses
+it on CPUs without avx512_bf16/AMX, e.g. AVX2-only ones), the bf16 run is skipped with a note, fp32 and fastai (and
+bf16_dec, whose LSTMs stay fp32) are reported alone, and --parts times the LSTMs in fp32 only.
+
 fastai is imported from the running Python, or else from the Python named by --fastai-python or, without it, by the
 FASTAI_PYTHON environment variable; that Python then runs the whole benchmark (it needs torch, tqdm, matplotlib and
 fastai). With neither, pass --no-fastai. To make such a Python in a folder of your choice, $VENV:
@@ -116,8 +120,8 @@ def max_logit_diff(a, b, x) -> float:
     for m in (a, b): m.train(); m.reset()
     return d
 
-def time_parts(cfg:dict, reps:int=4) -> dict:
-    "Best-of-`reps` seconds of forward + backward of the LSTM stack alone, and of decoder + loss alone, in fp32 and bf16."
+def time_parts(cfg:dict, reps:int=4, lstm_bf16:bool=True) -> dict:
+    "Best-of-`reps` seconds of forward + backward of the LSTM stack alone, and of decoder + loss alone, in fp32 and bf16 (LSTMs: if `lstm_bf16`)."
     import torch, torch.nn.functional as F
     torch.manual_seed(0)
     model = build('fp32', cfg); enc, dec = model[0], model[1]
@@ -135,16 +139,20 @@ def time_parts(cfg:dict, reps:int=4) -> dict:
     for rep in range(reps + 1):                                        # alternate, so that load hits both alike
         for name, f in (('lstm', lstms), ('decoder', decoder)):
             for run in (('fp32', 'bf16') if rep % 2 else ('bf16', 'fp32')):
+                if name == 'lstm' and run == 'bf16' and not lstm_bf16: continue
                 t0 = time.perf_counter()
                 with precision_ctx(run): out = f()
                 out.backward(); model.zero_grad(); emb.grad = None
                 if rep: ts[f'{name}_{run}'].append(time.perf_counter() - t0)
-    res = {f'{k}_s': min(v) for k, v in ts.items()}                    # best of `reps`: the least disturbed
-    for name in ('lstm', 'decoder'): res[f'{name}_speedup'] = res[f'{name}_fp32_s'] / res[f'{name}_bf16_s']
-    with torch.autocast('cpu', dtype=torch.bfloat16): res['lstm_out_dtype_under_autocast'] = str(enc.rnns[0](emb)[0].dtype)
+    res = {f'{k}_s': min(v) if v else None for k, v in ts.items()}     # best of `reps`: the least disturbed
+    for name in ('lstm', 'decoder'):
+        res[f'{name}_speedup'] = res[f'{name}_fp32_s'] / res[f'{name}_bf16_s'] if res[f'{name}_bf16_s'] else None
+    if lstm_bf16:
+        with torch.autocast('cpu', dtype=torch.bfloat16): res['lstm_out_dtype_under_autocast'] = str(enc.rnns[0](emb)[0].dtype)
+    else: res['lstm_out_dtype_under_autocast'] = None                 # no bf16 LSTM on this CPU: not timed
     return res
 
-def bench_size(size:str, cfg:dict, runs:list, warmup:int, steps:int, parts:bool) -> dict:
+def bench_size(size:str, cfg:dict, runs:list, warmup:int, steps:int, parts:bool, lstm_bf16:bool=True) -> dict:
     import torch
     torch.manual_seed(0)
     models = {'fastai' if 'fastai' in runs else 'fp32': build('fastai' if 'fastai' in runs else 'fp32', cfg)}
@@ -174,7 +182,7 @@ def bench_size(size:str, cfg:dict, runs:list, warmup:int, steps:int, parts:bool)
         if r.startswith('bf16'):
             res[f'{r}_vs_fp32'] = res[r]['tok_s'] / res['fp32']['tok_s']
             res[f'{r}_held_out_loss_rel_diff'] = (res[r]['held_out_loss'] - res['fp32']['held_out_loss']) / res['fp32']['held_out_loss']
-    if parts: res['parts'] = time_parts(cfg)
+    if parts: res['parts'] = time_parts(cfg, lstm_bf16=lstm_bf16)
     return res
 
 def _print(size:str, res:dict, runs:list):
@@ -191,9 +199,10 @@ def _print(size:str, res:dict, runs:list):
     print(f"  speed: {', '.join(ratios)}; held-out loss vs fp32: {', '.join(diffs)}")
     if 'parts' in c:
         p = c['parts']
-        print(f"  fwd+bwd alone: LSTMs {p['lstm_fp32_s']:.3f}s fp32 / {p['lstm_bf16_s']:.3f}s bf16 ({p['lstm_speedup']:.2f}x, "
-              f"output {p['lstm_out_dtype_under_autocast']}); decoder+loss {p['decoder_fp32_s']:.3f}s / {p['decoder_bf16_s']:.3f}s "
-              f"({p['decoder_speedup']:.2f}x)")
+        lstm = (f"{p['lstm_bf16_s']:.3f}s bf16 ({p['lstm_speedup']:.2f}x, output {p['lstm_out_dtype_under_autocast']})"
+                if p['lstm_bf16_s'] is not None else 'no bf16 LSTM on this CPU')
+        print(f"  fwd+bwd alone: LSTMs {p['lstm_fp32_s']:.3f}s fp32 / {lstm}; decoder+loss {p['decoder_fp32_s']:.3f}s / "
+              f"{p['decoder_bf16_s']:.3f}s ({p['decoder_speedup']:.2f}x)")
 
 def _fastai_python(arg:str|None) -> Path|None:
     "The Python to run the benchmark with fastai: `arg` (--fastai-python), else $FASTAI_PYTHON, else None."
@@ -229,22 +238,31 @@ def main():
             if os.path.abspath(sys.executable) == os.path.abspath(py): p.error(f"{py} cannot import fastai: install fastai==2.8.12 in it")
             os.execv(str(py), [str(py), __file__, *sys.argv[1:]])      # run the whole benchmark there
     import torch
-    from lesson8_nlp.learner import BF16_CPU_FLAGS, bf16_supported, cpu_flags
+    from lesson8_nlp.learner import BF16_CPU_FLAGS, bf16_lstm_works, bf16_supported, cpu_flags
     torch.set_num_threads(args.threads)
+    lstm_bf16, notes = bf16_lstm_works('cpu'), []
+    if not lstm_bf16:                                                  # oneDNN has no bf16 LSTM here: it would crash
+        runs.remove('bf16')
+        notes.append("bf16 skipped: PyTorch's nn.LSTM fails under a bf16 autocast on this CPU "
+                     f"(bf16_supported('cpu') = {bf16_supported('cpu')}; oneDNN needs avx512_bf16 or AMX), so fp32"
+                     f"{' and fastai are' if 'fastai' in runs else ' is'} reported alone"
+                     f"{' (bf16_dec keeps its LSTMs in fp32)' if 'bf16_dec' in runs else ''}")
     out = dict(command=shlex.join(['python', _rel(__file__), *sys.argv[1:]]), python=platform.python_version(),
                torch=torch.__version__, threads=args.threads, cpu_capability=torch.backends.cpu.get_cpu_capability(),
-               cpu_bf16_flags=sorted(set(BF16_CPU_FLAGS) & cpu_flags()), bf16_supported_cpu=bf16_supported('cpu'), loadavg_start=os.getloadavg(), lr=LR, sizes={})
+               cpu_bf16_flags=sorted(set(BF16_CPU_FLAGS) & cpu_flags()), bf16_supported_cpu=bf16_supported('cpu'),
+               bf16_lstm_cpu=lstm_bf16, runs=runs, notes=notes, loadavg_start=os.getloadavg(), lr=LR, sizes={})
     if 'fastai' in runs:
         import fastai; out['fastai'] = fastai.__version__
     print(f"torch {torch.__version__}{', fastai ' + out['fastai'] if 'fastai' in out else ''}, {args.threads} threads, "
           f"bf16_supported('cpu') = {out['bf16_supported_cpu']}, load average {out['loadavg_start'][0]:.2f}")
+    for n in notes: print(f'note: {n}')
     t0 = time.perf_counter()
     for s in sizes:
         cfg = SIZES[s]
         warmup = cfg['warmup'] if args.warmup is None else args.warmup
         steps = cfg['steps'] if args.steps is None else args.steps
         cfg = {k: v for k, v in cfg.items() if k not in ('warmup', 'steps')}
-        out['sizes'][s] = bench_size(s, cfg, runs, warmup, steps, args.parts)
+        out['sizes'][s] = bench_size(s, cfg, runs, warmup, steps, args.parts, lstm_bf16)
         _print(s, out['sizes'][s], runs)
     out['wall_s'], out['loadavg_end'] = round(time.perf_counter() - t0, 1), os.getloadavg()
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@
 
 # %% ../nbs/13_awd_lstm.ipynb #204c3e64
 from __future__ import annotations
+import io
 import pickle
+import pickletools
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -207,13 +209,44 @@ class _NoClassUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a vocab file must be a plain list of str")
 
+_VOCAB_MAX_BYTES = 64 * 2**20  # a bigger file is refused unread (WikiText-103's 60k-token itos is under 1 MB)
+_PLAIN_OPCODES = frozenset("""PROTO FRAME STOP MARK POP POP_MARK DUP NONE NEWTRUE NEWFALSE INT BININT BININT1 BININT2 LONG
+    LONG1 LONG4 FLOAT BINFLOAT STRING BINSTRING SHORT_BINSTRING UNICODE BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES
+    SHORT_BINBYTES BINBYTES8 BYTEARRAY8 EMPTY_LIST APPEND APPENDS LIST EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_DICT
+    DICT SETITEM SETITEMS EMPTY_SET ADDITEMS FROZENSET PUT BINPUT LONG_BINPUT MEMOIZE GET BINGET LONG_BINGET""".split())
+_MEMO_INDEX_OPCODES = frozenset('PUT BINPUT LONG_BINPUT GET BINGET LONG_BINGET'.split())
+
+class _NotPlainPickle(pickle.UnpicklingError): "A pickle refused from its opcodes, before unpickling."
+
+def _check_plain_pickle(data:bytes):
+    "Refuse, before unpickling, any opcode but plain data's, and memo slots past the opcodes read so far."
+    if not data: raise EOFError('the file is empty')
+    strs = []                                                     # the last strings pushed: what STACK_GLOBAL would load
+    for i, (op, arg, pos) in enumerate(pickletools.genops(data)):  # pure Python, reads only `data`: no memory grows
+        if op.name in ('GLOBAL', 'STACK_GLOBAL'):
+            what = arg.replace(' ', '.') if op.name == 'GLOBAL' else '.'.join(strs) if len(strs) == 2 else 'a class or function'
+            raise _NotPlainPickle(f"refusing to load {what}: a vocab file must be a plain list of str")
+        if op.name not in _PLAIN_OPCODES:
+            raise _NotPlainPickle(f"refusing opcode {op.name} at byte {pos}, which builds objects: a vocab file must "
+                                  "be a plain list of str")
+        if op.name in _MEMO_INDEX_OPCODES and arg > i:            # pickle numbers memo slots 0, 1, 2, ... as it goes
+            raise _NotPlainPickle(f"opcode {op.name} at byte {pos} uses memo slot {arg:,} after only {i} opcodes: "
+                                  "no pickler writes that (a crafted file; unpickling it would take gigabytes)")
+        if isinstance(arg, str): strs = [*strs[-1:], arg]
+        elif op.name != 'MEMOIZE': strs = []
+
 def load_vocab(path:str|Path) -> list[str]:
     "Read a pickled vocab (a list of str) without running any code from the file; a bad file is refused, naming it."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path} does not exist (or is not a file): expected a pickled vocab")
+    if (size := path.stat().st_size) > _VOCAB_MAX_BYTES:
+        raise ValueError(f"{path} is {size:,} bytes, more than a vocab pickle ({_VOCAB_MAX_BYTES:,} at most): is it the vocab?")
     try:
-        with open(path, 'rb') as f: vocab = _NoClassUnpickler(f).load()
-    except Exception as e:  # empty, truncated, random bytes, or a pickle that needs a class: all refused the same way
+        data = path.read_bytes()
+        _check_plain_pickle(data)                                 # opcodes and memo slots first: bounded work and memory
+        vocab = _NoClassUnpickler(io.BytesIO(data)).load()        # then the fast C unpickler, still refusing any class
+    except _NotPlainPickle as e: raise ValueError(f"{path} is refused: {e}; expected a pickled list of str (fastai's itos .pkl)") from None
+    except Exception as e:  # empty, truncated, random bytes: all refused the same way
         raise ValueError(f"{path} is not a readable vocab pickle ({type(e).__name__}: {str(e) or 'no detail'}): it is empty, "
                          "truncated or another kind of file; expected a pickled list of str (fastai's itos .pkl)") from e
     if not isinstance(vocab, list):
@@ -238,17 +271,27 @@ def match_embeds(wgts:dict, old_vocab:Sequence[str], new_vocab:Sequence[str]) ->
     return wgts
 
 # %% ../nbs/13_awd_lstm.ipynb #62e76a7e
+def _file_sizes(wgts:dict) -> str:
+    "The sizes of the AWD-LSTM that `wgts` come from, read off their shapes: `vocab_sz=..., emb_sz=..., n_hid=..., n_layers=...`."
+    emb, hh = wgts.get('0.encoder.weight'), wgts.get('0.rnns.0.weight_hh_l0_raw')       # (vocab, emb_sz), (4*nh, nh)
+    n_layers = len({k.split('.')[2] for k in wgts if k.startswith('0.rnns.')})
+    n_dir = 2 if any(k.startswith('0.rnns.') and k.endswith('_reverse') for k in wgts) else 1
+    sizes = dict(vocab_sz=None if emb is None else emb.shape[0], emb_sz=None if emb is None else emb.shape[1],
+                 n_hid=hh.shape[-1] * n_dir if hh is not None and n_layers > 1 else None,  # one layer: its size is emb_sz
+                 n_layers=n_layers, bidir=True if n_dir == 2 else None)
+    return ', '.join(f'{k}={v}' for k, v in sizes.items() if v is not None)
+
 def _check_state_dict(model:nn.Module, wgts:dict, src:str):
-    "Raise a clear error when `wgts` has missing/unexpected keys or shapes that do not fit `model`."
-    want = model.state_dict()
+    "Raise a clear error when `wgts` has missing/unexpected keys or shapes that do not fit `model`, with the file's sizes."
+    want, has = model.state_dict(), f"the file holds an AWD-LSTM with {_file_sizes(wgts)}: build the model with those sizes"
     missing, unexpected = [k for k in want if k not in wgts], [k for k in wgts if k not in want]
     if missing or unexpected:
         raise ValueError(f"{src} does not fit the model: missing keys {missing}, unexpected keys {unexpected}; "
-                       "is it a fastai AWD-LSTM language model (get_language_model) with the same n_layers?")
+                       f"is it a fastai AWD-LSTM language model (get_language_model) with the same n_layers? {has}")
     for k, v in want.items():
         if tuple(wgts[k].shape) != tuple(v.shape):
             raise ValueError(f"{src}: {k!r} has shape {tuple(wgts[k].shape)} in the file but {tuple(v.shape)} in the "
-                             "model: build the model with the file's config (emb_sz, n_hid, vocab size)")
+                             f"model; {has}")
 
 def _fastai_state(wgts_path:str|Path) -> dict[str, Tensor]:
     "The tensors of a fastai LM weights file (or `Learner.save` checkpoint) without the redundant dropped copies, checked."
@@ -256,6 +299,9 @@ def _fastai_state(wgts_path:str|Path) -> dict[str, Tensor]:
     if 'model' in wgts and isinstance(wgts['model'], dict): wgts = wgts['model']    # a Learner.save checkpoint
     if (k := next((k for k, v in wgts.items() if not isinstance(v, Tensor)), None)) is not None:
         raise ValueError(f"{wgts_path}: {k!r} is not a tensor (got {type(wgts[k]).__name__}): expected a model state_dict")
+    if (k := next((k for k, v in wgts.items() if not v.is_floating_point() and not k.endswith('num_batches_tracked')), None)):
+        raise ValueError(f"{wgts_path}: {k!r} has dtype {wgts[k].dtype}, but an AWD-LSTM's weights are floating point "
+                         "(float32, or bf16/fp16): is it a model's state_dict?")
     emb = wgts.get('0.encoder.weight')
     if emb is None or emb.dim() != 2:
         raise ValueError(f"{wgts_path} has no 2-D '0.encoder.weight' ({len(wgts)} keys, e.g. {list(wgts)[:3]}): expected "

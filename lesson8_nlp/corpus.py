@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .data import get_text_files
-from .download import atomic_write
+from .download import atomic_write, sweep_leftovers
 from .text_rules import FLD, apply_rules, check_int
 from .tokenizers import (SpacyTokenizer, Tokenizer, _base_tok, _blank_spacy, _check_cache_dir, _name,
                                     _pkg_version, _rule_list, _token_list, check_texts, check_utf8, replace_space)
@@ -538,11 +538,11 @@ def _texts_digest(texts: Sequence[str]) -> str:
     return h.hexdigest()
 
 def _files_digest(path: Path, files: list[Path]) -> str:
-    "Hash of the folder and of each file's path, size and modification time."
+    "Hash of the folder and of each file's path, size, modification time, inode and inode change time."
     h = hashlib.blake2b(digest_size=20)
     h.update(str(path.resolve()).encode('utf-8', 'surrogateescape'))
     for f in map(os.fspath, files):  # plain strings: pathlib would cost seconds for 100,000 files
-        try: st = os.stat(f); sig = f'{st.st_size}\0{st.st_mtime_ns}'
+        try: st = os.stat(f); sig = f'{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}'  # ctime: no tool sets it back
         except OSError as e: sig = type(e).__name__  # e.g. a broken link: tokenizing will report it
         h.update(f'\0{f}\0{sig}'.encode('utf-8', 'surrogateescape'))
     return h.hexdigest()
@@ -565,6 +565,7 @@ def _cached(cache_dir, tok, rules, source: Callable[[], str], make: Callable[[],
             n_items: int, items: list | None = None) -> TokenizedCorpus:
     "The corpus from `cache_dir` if the key matches, else `make()` it and save it (unless files were skipped)."
     if cache_dir is None: return _complete(make(), n_items, 'tokenizing')
+    sweep_leftovers(cache_dir, prefix='tokens-')  # temp files of killed saves, a day old (a fresh one may be in use)
     try: key, _ = _cache_key(tok, rules, source())
     except _Unkeyable as e:
         warnings.warn(f'not using the token cache in {cache_dir}: {e}, so no key can cover everything that decides '

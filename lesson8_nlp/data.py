@@ -10,6 +10,8 @@ __all__ = ['IMDB_SAMPLE_COLUMNS', 'HUMAN_NUMBERS_SPLITS', 'load_imdb_sample', 'g
 import hashlib
 import numbers
 import os
+import stat
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +20,34 @@ from .download import URLs, _data_folder, _install, _stamped, untar_data
 
 # %% ../nbs/00_data.ipynb #041915f4
 IMDB_SAMPLE_COLUMNS = ['label', 'text', 'is_valid']
+_FLAGS = {True: True, False: False, 'true': True, 'false': False}  # 1/0 (and 1.0/0.0) hash like True/False
+
+def _read_utf8_csv(csv:Path) -> pd.DataFrame:
+    "`pd.read_csv(csv)`, with an error naming the file and the fix when it is not UTF-8."
+    try: return pd.read_csv(csv, encoding='utf-8')
+    except UnicodeDecodeError as e:
+        raise ValueError(f'{csv} is not UTF-8 text ({e.reason}: byte {e.object[e.start:e.start + 1]!r}); '
+                         'save it as UTF-8, e.g. pd.read_csv(path, encoding="latin-1").to_csv(path, index=False)') from None
+
+def _check_filled(df:pd.DataFrame, col:str, csv:Path):
+    "Refuse the first row whose `col` holds no text (NaN: an empty cell), naming the file, the column and the row."
+    i, v = next(((i, v) for i, v in zip(df.index, df[col].tolist()) if not isinstance(v, str)), (None, None))
+    if i is None: return
+    what = 'is empty' if pd.isna(v) else f'holds {v!r} ({type(v).__name__}), not a text'
+    raise ValueError(f'{csv}: column {col!r}, row {i} (counting from 0 below the header) {what}: '
+                     f'every review needs its {col}; fill in or drop that row')
+
+def _is_valid_flags(col:pd.Series, csv:Path) -> pd.Series:
+    "`is_valid` as bools: accepts True/False, 1/0 and 'True'/'False' (any case); refuses anything else, naming the row."
+    if col.dtype == bool: return col
+    vals = col.tolist()                                                      # Python objects, not numpy scalars
+    flags = [_FLAGS.get(o.strip().lower() if isinstance(o, str) else o) for o in vals]
+    if None in flags:
+        j = flags.index(None)
+        what = 'is empty' if pd.isna(vals[j]) else f'holds {vals[j]!r}'
+        raise ValueError(f"{csv}: column 'is_valid', row {col.index[j]} (counting from 0 below the header) {what}: "
+                         "expected True or False (or 1/0); fix the file's is_valid column")
+    return pd.Series(flags, index=col.index, dtype=bool)
 
 def load_imdb_sample(path:str|Path|None=None) -> pd.DataFrame:
     "Read the IMDb sample's texts.csv (`path`: its folder or the file; default `untar_data(URLs.IMDB_SAMPLE)`)."
@@ -25,24 +55,51 @@ def load_imdb_sample(path:str|Path|None=None) -> pd.DataFrame:
     csv = path/'texts.csv' if path.is_dir() else path
     if not csv.is_file():
         raise FileNotFoundError(f'{csv} not found: pass the folder untar_data(URLs.IMDB_SAMPLE) returns, or its texts.csv')
-    df = pd.read_csv(csv)
+    df = _read_utf8_csv(csv)
     missing = [c for c in IMDB_SAMPLE_COLUMNS if c not in df.columns]
     if missing: raise ValueError(f'{csv} lacks column(s) {missing}; it has {list(df.columns)}: is it the IMDb sample?')
-    return df.assign(is_valid=df['is_valid'].astype(bool))
+    for col in ('label', 'text'): _check_filled(df, col, csv)
+    return df.assign(is_valid=_is_valid_flags(df['is_valid'], csv))
 
 # %% ../nbs/00_data.ipynb #8c325468
+_NOT_REGULAR = {stat.S_IFIFO: 'a FIFO (named pipe)', stat.S_IFSOCK: 'a socket', stat.S_IFCHR: 'a character device',
+                stat.S_IFBLK: 'a block device'}
+
+def _scan_dir(d:str, top:bool, folders:list[str], files:list[str], odd:list[tuple[str, str]]) -> list[str]:
+    "Add folder `d`'s `.txt` files to `files` and what cannot be read as one to `odd`; return its subfolders, sorted."
+    try: entries = list(os.scandir(d))
+    except OSError as e: odd.append((d, f'a folder that cannot be listed ({type(e).__name__}: {e.strerror})')); return []
+    subdirs = []
+    for e in entries:
+        if e.name.startswith('.'): continue
+        txt = e.name.lower().endswith('.txt')
+        if txt and e.is_file(): files.append(e.path)       # the listing tells a plain file: no stat call
+        elif e.is_dir():
+            if not (top and folders) or e.name in folders: subdirs.append(e.path)
+        elif txt:
+            try: odd.append((e.path, f'{_NOT_REGULAR.get(stat.S_IFMT(e.stat().st_mode), "not a regular file")}, not a file'))
+            except OSError: files.append(e.path)           # a broken link: reading it reports the error
+    return sorted(subdirs)
+
 def get_text_files(path:str|Path, folders:str|list[str]|None=None) -> list[Path]:
-    "Sorted `.txt` files under `path`, searching only the top-level `folders` if given."
+    "Sorted `.txt` files under `path` (links followed, each real folder once), searching only the top-level `folders` if given."
     path = Path(path)
     if not path.is_dir(): raise NotADirectoryError(f'{path} is not a folder: pass the folder untar_data returned')
     folders = [folders] if isinstance(folders, str) else list(folders or [])
     missing = [f for f in folders if not (path/f).is_dir()]
     if missing: raise FileNotFoundError(f'no folder(s) {missing} in {path}; it has {sorted(p.name for p in path.iterdir() if p.is_dir())}')
-    res = []
-    for i, (root, dirs, files) in enumerate(os.walk(path, followlinks=True)):
-        dirs[:] = [d for d in dirs if not d.startswith('.') and (i > 0 or not folders or d in folders)]
-        res += [os.path.join(root, f) for f in files if not f.startswith('.') and f.lower().endswith('.txt')]
-    return [Path(f) for f in sorted(res)]  # sorting strings is much faster than sorting 100k Paths
+    files, odd, seen, todo = [], [], set(), [(os.fspath(path), True)]  # plain strings: 100k Paths would cost seconds
+    while todo:
+        d, top = todo.pop()
+        try: st = os.stat(d)
+        except OSError: continue                           # removed while we looked
+        if (st.st_dev, st.st_ino) in seen: continue        # a link back up the tree, or a second way to one folder
+        seen.add((st.st_dev, st.st_ino))
+        todo += [(s, False) for s in reversed(_scan_dir(d, top, folders, files, odd))]  # depth first, in sorted order
+    if odd:
+        shown = ''.join(f'\n  {p}: {why}' for p, why in odd[:20]) + (f'\n  ... and {len(odd) - 20} more' if len(odd) > 20 else '')
+        warnings.warn(f'get_text_files skipped {len(odd)} item(s) under {path} that cannot be read as text files:{shown}')
+    return [Path(f) for f in sorted(files)]
 
 # %% ../nbs/00_data.ipynb #c3688962
 _ONES = ('zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen '

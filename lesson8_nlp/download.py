@@ -4,13 +4,15 @@
 
 # %% auto #0
 __all__ = ['FASTAI_CHECKS', 'DATASET_NAMES', 'ARCHIVE_SUFFIXES', 'STAMP', 'MIB', 'ENV_DATA', 'ENV_CACHE', 'C_KEYS',
-           'ARCHIVE_MAGIC', 'LEFTOVER_AGE', 'DATASET_URLS', 'URLs', 'size_md5', 'sha256_file', 'dataset_name',
-           'data_dir', 'cache_dir', 'ChecksumError', 'read_sha256sums', 'atomic_write', 'load_state', 'archive_kind',
-           'check_archive', 'download_url', 'extract_archive', 'untar_data', 'archive_folder', 'write_sha256sums',
+           'ARCHIVE_MAGIC', 'MAX_EXPANDED', 'MAX_RATIO', 'DOWNLOAD_DEADLINE', 'LEFTOVER_AGE', 'DATASET_URLS',
+           'UNVERIFIED_SUMS', 'URLs', 'size_md5', 'sha256_file', 'dataset_name', 'data_dir', 'cache_dir',
+           'ChecksumError', 'read_sha256sums', 'atomic_write', 'load_state', 'archive_kind', 'check_archive',
+           'download_url', 'extract_archive', 'sweep_leftovers', 'untar_data', 'archive_folder', 'write_sha256sums',
            'FetchRequestError', 'fetch_archives']
 
 # %% ../nbs/95_download.ipynb #71cef38d
 import bz2
+import errno
 import gzip
 import hashlib
 import http.client
@@ -78,16 +80,23 @@ def _url_fname(url:str) -> str:
     if not fname: raise ValueError(f'{url!r} is not an archive URL: pass one such as URLs.IMDB_SAMPLE')
     return fname
 
+def _plain_name(name:str) -> bool:
+    "Is `name` a plain file or folder name: not empty, not hidden (`.x`, `.`, `..`), no `/`, `\` or `:` (a drive)?"
+    return isinstance(name, str) and bool(name) and not name.startswith('.') and not any(c in name for c in '/\\:\0')
+
 def dataset_name(url:str) -> str:
     "Folder name for the data behind `url`: `imdb_sample` for `.../imdb_sample.tgz`."
     fname = _url_fname(url)
-    if url in DATASET_NAMES: return DATASET_NAMES[url]
-    for suf in ARCHIVE_SUFFIXES:
-        if fname.lower().endswith(suf): return fname[:-len(suf)]
-    return fname
+    name = DATASET_NAMES[url] if url in DATASET_NAMES else next(
+        (fname[:-len(s)] for s in ARCHIVE_SUFFIXES if fname.lower().endswith(s)), fname)
+    if not _plain_name(name):
+        raise ValueError(f'{url!r} gives the data folder name {name!r}, which is not a plain folder name (empty, hidden, '
+                         'or with / \\ or :): pass an archive URL such as URLs.IMDB_SAMPLE')
+    return name
 
 # %% ../nbs/95_download.ipynb #a1caf992
 ENV_DATA, ENV_CACHE = 'LESSON8_DATA', 'LESSON8_CACHE'
+_DEFAULT_CACHE = '~/.cache/lesson8_nlp'
 
 def _resolve_up(p:str|Path, start:str|Path|None=None) -> Path:
     "A relative `p` that exists from `start` (default: cwd) or the nearest parent of it; else `start/p`."
@@ -100,25 +109,61 @@ def _resolve_up(p:str|Path, start:str|Path|None=None) -> Path:
 
 def data_dir(archive_dir:str|Path|None=None) -> Path|None:
     "Folder of local archives: `archive_dir`, else `$LESSON8_DATA`, else None."
-    if archive_dir is not None: p, src = Path(archive_dir).expanduser(), 'archive_dir'
-    elif os.environ.get(ENV_DATA): p, src = _resolve_up(os.environ[ENV_DATA]), f'${ENV_DATA}'
+    if archive_dir is not None: p, src = Path(archive_dir).expanduser(), f'archive_dir = {archive_dir}'
+    elif os.environ.get(ENV_DATA): p, src = _resolve_up(os.environ[ENV_DATA]), f'${ENV_DATA} = {os.environ[ENV_DATA]}'
     else: return None
+    fix = 'point it at the folder that holds the archives (imdb.tgz, imdb_sample.tgz, ...), or unset it to download them'
     if not p.is_dir():
-        raise NotADirectoryError(f'{src} = {p} is not a folder: point it at the folder that holds the archives '
-                                 f'(imdb.tgz, imdb_sample.tgz, ...), or unset it to download them')
+        raise NotADirectoryError(f'{src} is not a folder ({p} {"is a file" if p.exists() else "does not exist"}): {fix}')
+    if archive_dir is None and next(p.iterdir(), None) is None:
+        raise FileNotFoundError(f'{src} is an empty folder: fill it with `lesson8 data NAME --dest {p}`, or {fix}')
     return p
+
+def _cache_source(cache:str|Path|None) -> str:
+    "How the cache root was chosen, for error messages: `cache = ...`, `$LESSON8_CACHE = ...` or the default."
+    if cache: return f'cache = {cache}'
+    if os.environ.get(ENV_CACHE): return f'${ENV_CACHE} = {os.environ[ENV_CACHE]}'
+    return f'the default cache {_DEFAULT_CACHE}'
 
 def cache_dir(cache:str|Path|None=None) -> Path:
     "Cache root for downloads and extracted data: `cache`, else `$LESSON8_CACHE`, else ~/.cache/lesson8_nlp."
-    return Path(cache or os.environ.get(ENV_CACHE) or '~/.cache/lesson8_nlp').expanduser()
+    p = Path(cache or os.environ.get(ENV_CACHE) or _DEFAULT_CACHE).expanduser()
+    if p.exists() and not p.is_dir():
+        raise NotADirectoryError(f'{_cache_source(cache)} is a file, not a folder: point {ENV_CACHE} (or cache=) at a folder, '
+                                 'which is created when first needed, or move the file away')
+    return p
+
+def _make_folder(folder:Path) -> Path:
+    "Create `folder` (and its parents) to write into; a file in the way or no permission: one error saying what to change."
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK): raise PermissionError(errno.EACCES, 'no permission to write there')
+    except (PermissionError, FileExistsError, NotADirectoryError) as e:
+        why = 'no permission to write there' if isinstance(e, PermissionError) else 'a file is in the way'
+        env = os.environ.get(ENV_CACHE)
+        under = bool(env) and Path(env).expanduser().absolute() in (folder.absolute(), *folder.absolute().parents)
+        fix = (f'it is in the cache that ${ENV_CACHE} = {env} names: point {ENV_CACHE} at a folder you can write to' if under
+               else f'choose a folder you can write to (dest=, --dest, or ${ENV_CACHE})')
+        raise type(e)(f'cannot write into {folder} ({why}): {fix}') from e
+    return folder
+
+def _no_space(folder:Path, what:str) -> OSError:
+    "The error for a full disk: it names the folder and what was not kept."
+    return OSError(errno.ENOSPC, f'no space left on the disk that holds {folder}: {what} was not kept; free some space '
+                   f'there, or use a folder on another disk (dest=, ${ENV_CACHE}), and try again')
 
 C_KEYS = {'data': 'data', 'model': 'models'}  # fastai's `c_key` -> the cache folder it extracts into
 
 def _data_folder(name:str, dest:str|Path|None=None, cache:str|Path|None=None, c_key:str='data') -> Path:
     "Where the data called `name` goes: `dest/name`, default `<cache>/data/name` (`<cache>/models/name` for c_key 'model')."
     if c_key not in C_KEYS: raise ValueError(f'c_key must be one of {list(C_KEYS)} (datasets or pretrained models), got {c_key!r}')
+    if not _plain_name(name):
+        raise ValueError(f'{name!r} is not a plain folder name for the data (empty, hidden, or with / \\ or :): name it plainly')
     parent = Path(dest).expanduser() if dest is not None else cache_dir(cache)/C_KEYS[c_key]
-    if parent.exists() and not parent.is_dir(): raise NotADirectoryError(f'dest {parent} is a file, not a folder')
+    if parent.exists() and not parent.is_dir():
+        raise NotADirectoryError(f'dest {parent} is a file, not a folder: pass a folder' if dest is not None else
+                                 f'{parent} is a file, not a folder: move it away, or point {ENV_CACHE} at another folder '
+                                 f'({_cache_source(cache)})')
     return parent/name
 
 # %% ../nbs/95_download.ipynb #4e0f3d1a
@@ -194,73 +239,118 @@ def archive_kind(archive:str|Path) -> str:
     kind = next((k for magic, k in ARCHIVE_MAGIC.items() if head.startswith(magic)), None)
     return kind or ('zip' if zipfile.is_zipfile(archive) else 'tar' if tarfile.is_tarfile(archive) else '')
 
-def _tar_end(raw) -> tuple[int, int]:
-    "Walk every tar header in the byte stream `raw`: (number of members, offset where the members end)."
-    with tarfile.open(fileobj=raw, mode='r:') as t: return sum(1 for _ in t), t.offset
+MAX_EXPANDED, MAX_RATIO = 100*MIB, 50  # an archive may always expand to 100 MiB; past that, to 50 times its own size
+
+class _TooBig(Exception):
+    "Raised inside `check_archive` as soon as an archive expands past its limit (carries the bytes counted so far)."
+
+def _tar_end(raw, limit:float=float('inf')) -> tuple[int, int]:
+    "Walk every tar header in the byte stream `raw`: (number of members, offset where the members end); `_TooBig` past `limit`."
+    with tarfile.open(fileobj=raw, mode='r:') as t:
+        n = 0
+        for m in t:
+            n += 1
+            if m.offset_data + m.size > limit: raise _TooBig(m.offset_data + m.size)   # before reading its data
+        return n, t.offset
 
 def check_archive(archive:str|Path, # a tar (plain, gz, bz2, xz) or zip file
                   what:str|None=None, # how errors name it (default: its path)
                   fix:str='delete it and fetch it again (nothing was extracted)', # what errors tell the user to do
+                  max_expanded:int|None=None, # bytes it may always expand to (default: MAX_EXPANDED)
+                  max_ratio:float|None=None, # past those, how many times its own size (default: MAX_RATIO)
                  ) -> Path:
-    "Read all of `archive` with its own checksums, and a tar to its end marker; raise `ChecksumError` if damaged."
+    "Read all of `archive` with its own checksums, and a tar to its end marker; raise `ChecksumError` if damaged or a bomb."
     archive = Path(archive); what = what or str(archive)
     if not archive.is_file(): raise FileNotFoundError(f'{what} does not exist (or is not a file)')
     if not (kind := archive_kind(archive)): raise ValueError(f'{what} is neither a tar nor a zip archive: {fix}')
+    size = archive.stat().st_size
+    max_expanded = MAX_EXPANDED if max_expanded is None else max_expanded
+    max_ratio = MAX_RATIO if max_ratio is None else max_ratio
+    limit = max(max_expanded, max_ratio * size)
     def damaged(why): return ChecksumError(f'{what} is damaged ({why}): it is truncated or corrupted; {fix}')
     try:
         if kind == 'zip':
-            with zipfile.ZipFile(archive) as z: bad = z.testzip()   # reads every member, checks its CRC
+            with zipfile.ZipFile(archive) as z:
+                if (n := sum(i.file_size for i in z.infolist())) > limit: raise _TooBig(n)   # before reading any member
+                bad = z.testzip()                # reads every member, checks its CRC
             if bad is not None: raise damaged(f'member {bad!r} fails its CRC check')
             return archive
         with _READERS[kind](archive, 'rb') as raw:
-            n, end = _tar_end(raw)               # tarfile stops quietly at a broken header, so ...
+            n, end = _tar_end(raw, limit)        # tarfile stops quietly at a broken header, so ...
             raw.seek(end); tail = nonzero = 0
             while chunk := raw.read(MIB):        # ... read on to the end, which also checks the stream's checksum
                 tail += len(chunk); nonzero += len(chunk) - chunk.count(0)
+                if end + tail > limit: raise _TooBig(end + tail)
+    except _TooBig as e:
+        raise ChecksumError(f'{what} expands to {e.args[0]:,} bytes or more, {e.args[0]/size:,.0f} times its own {size:,} bytes: '
+                            f'refused as a decompression bomb (the limit is {max_expanded:,} bytes, or {max_ratio:g} times its '
+                            'size if that is more), nothing was extracted; raise MAX_EXPANDED or MAX_RATIO only for an '
+                            'archive you trust') from None
     except _DAMAGED as e: raise damaged(f'{type(e).__name__}: {e}') from e
     if nonzero or tail < tarfile.BLOCKSIZE:
         raise damaged(f'its tar data breaks off after {n} members, at byte {end:,}, instead of ending in zero blocks')
     return archive
 
 # %% ../nbs/95_download.ipynb #fbc65a52
+DOWNLOAD_DEADLINE = 3600  # seconds a whole download may take: IMDb's 144 MB needs 40 KB/s
+
+class _Late(Exception):
+    "Raised inside `download_url` when its deadline passes."
+
+def _check_download(tmp:str, url:str, check:tuple|None, sha256:str|None, whole:bool|None, again:str):
+    "Refuse the downloaded file `tmp` unless it matches `check` and `sha256`, and reads whole if it is (or must be) an archive."
+    if check is not None and (got := size_md5(tmp)) != tuple(check):
+        raise ChecksumError(f'download of {url} has (size, md5 of first MiB) {got}, expected {tuple(check)}: it is truncated '
+                            f'or the file changed upstream; {again}')
+    if sha256 is not None and (got := sha256_file(tmp)) != sha256.lower():
+        raise ChecksumError(f'download of {url} has sha256 {got}, expected {sha256.lower()}: it is damaged, or not the file '
+                            f'the checksum list names; {again}')
+    if whole or (whole is None and archive_kind(tmp)): check_archive(tmp, what=f'the download of {url}', fix=again)
+    elif whole is None and sha256 is None:
+        raise ChecksumError(f'the download of {url} is not an archive (tar or zip), and no sha256 pins it: nothing can check '
+                            'it, so nothing was kept; pin its sha256 in the checksum list (sums=, --sums) to fetch it')
+
 def download_url(url:str, # address to fetch (http(s):// or file://)
                  dest:str|Path, # file to write
                  check:tuple[int, str]|None=None, # expected `size_md5` of the file, if published
                  timeout:float=30, # seconds to wait for the server
                  show_progress:bool=True, # show a tqdm progress bar
-                 whole:bool=True, # refuse it unless `check_archive` reads it whole
+                 whole:bool|None=True, # True: it must be an archive that `check_archive` reads whole; None: that if it is one, else a sha256 must pin it
                  sha256:str|None=None, # expected sha256 of the whole file, e.g. from a SHA256SUMS list
+                 deadline:float|None=DOWNLOAD_DEADLINE, # seconds the whole download may take (None: no limit)
                 ) -> Path:
     "Download `url` to `dest` through a temp file in the same folder, verify it, then `os.replace` it."
-    dest = Path(dest)
+    dest = _make_folder(Path(dest).parent)/Path(dest).name
     again = f'nothing was kept; try again, or get the archive another way and set {ENV_DATA} to its folder'
+    stop, got = (None if deadline is None else time.monotonic() + deadline), 0
     try:
-        with atomic_write(dest) as f, urllib.request.urlopen(url, timeout=timeout) as r:
-            total = r.headers.get('Content-Length')
+        with atomic_write(dest) as f, urllib.request.urlopen(url, timeout=min(timeout, deadline or timeout)) as r:
+            total, read = r.headers.get('Content-Length'), getattr(r, 'read1', r.read)  # read1: what has arrived, now
             with tqdm(total=int(total) if total else None, unit='B', unit_scale=True, unit_divisor=1024,
                       desc=dest.name, disable=not show_progress) as bar:
-                while chunk := r.read(MIB): f.write(chunk); bar.update(len(chunk))
+                while chunk := read(MIB):
+                    f.write(chunk); bar.update(len(chunk)); got += len(chunk)
+                    if stop is not None and time.monotonic() > stop: raise _Late()
             f.flush()
-            if check is not None and size_md5(f.name) != tuple(check):
-                raise ChecksumError(f'download of {url} has (size, md5 of first MiB) {size_md5(f.name)}, expected '
-                                    f'{tuple(check)}: it is truncated or the file changed upstream; {again}')
-            if sha256 is not None and (got := sha256_file(f.name)) != sha256.lower():
-                raise ChecksumError(f'download of {url} has sha256 {got}, expected {sha256.lower()}: it is damaged, or '
-                                    f'not the file the checksum list names; {again}')
-            if whole: check_archive(f.name, what=f'the download of {url}', fix=again)
+            _check_download(f.name, url, check, sha256, whole, again)
+    except _Late:
+        raise TimeoutError(f'download of {url} took longer than its deadline of {deadline:g} s ({got:,} bytes received): the '
+                           'server is too slow or stalled; nothing was kept; try again later or with a larger deadline=, or '
+                           f'get the archive another way and set {ENV_DATA} to its folder') from None
     except (OSError, http.client.HTTPException) as e:   # URLError, a dropped connection, a full disk
+        if getattr(e, 'errno', None) == errno.ENOSPC: raise _no_space(dest.parent, f'the download of {url}') from e
         raise ConnectionError(f'could not download {url} ({getattr(e, "reason", e)}): check your connection and the '
                               f'free space in {dest.parent}, or put {dest.name} in a folder and set {ENV_DATA} to it') from e
     _sweep(dest)
     return dest
 
 # %% ../nbs/95_download.ipynb #bff08738
-def _check_member(name:str, archive:Path):
-    "Refuse a member path that is absolute or contains `..`."
+def _check_member(name:str, archive:Path, what:str='member'):
+    "Refuse a member path (or a hard link's target) that is absolute or contains `..`."
     p = PurePosixPath(name.replace('\\', '/'))
     drive = bool(p.parts) and len(p.parts[0]) >= 2 and p.parts[0][1] == ':'   # C:/... on Windows
     if p.is_absolute() or '..' in p.parts or drive:
-        raise ValueError(f'refusing to extract {archive.name}: member {name!r} would land outside the '
+        raise ValueError(f'refusing to extract {archive.name}: {what} {name!r} would land outside the '
                          f'destination (absolute path or ".."); the archive is damaged or malicious')
 
 def _plain_modes(member:tarfile.TarInfo, dest:str) -> tarfile.TarInfo:
@@ -277,11 +367,14 @@ def extract_archive(archive:str|Path, dest:str|Path) -> Path:
                 z.extractall(dest)
         else:
             with tarfile.open(archive) as t:
-                for m in t.getmembers(): _check_member(m.name, archive)
+                for m in t.getmembers():
+                    _check_member(m.name, archive)
+                    if m.islnk(): _check_member(m.linkname, archive, f'hard link {m.name!r} to')   # it names another member
                 t.extractall(dest, filter=_plain_modes)
     except tarfile.FilterError as e:
         raise ValueError(f'refusing to extract {archive.name}: {e}; the archive is damaged or malicious') from e
     except _DAMAGED as e:
+        if getattr(e, 'errno', None) == errno.ENOSPC: raise _no_space(dest, f'the data of {archive.name}') from e
         raise OSError(f'could not extract {archive} into {dest} ({type(e).__name__}: {e}): check the free space and '
                       'permissions there; if the archive changed meanwhile, fetch it again') from e
     return dest
@@ -302,27 +395,43 @@ def _discard(path:Path):
 
 LEFTOVER_AGE = 24*3600  # seconds after which a hidden .part/.stale beside the data counts as abandoned
 
-def _sweep(target:Path):
-    "Delete abandoned `.<name>.*.part`/`.stale` leftovers of killed runs beside `target`."
-    cutoff = time.time() - LEFTOVER_AGE
-    for p in target.parent.glob(f'.{target.name}.*'):
+def sweep_leftovers(folder:str|Path, # the folder to clean (not its subfolders)
+                    prefix:str='', # only leftovers of `<prefix>...` (`atomic_write`'s `.<name>.*.part`)
+                    older_than:float|None=LEFTOVER_AGE, # seconds since the last write; None: every leftover (the caller holds the folder's lock)
+                   ) -> list[Path]:
+    "Delete the hidden `.*.part`/`.*.stale` files and folders that killed writes left in `folder`; return what went."
+    cutoff, gone = (None if older_than is None else time.time() - older_than), []
+    for p in Path(folder).glob(f'.{prefix}*'):
         try:
-            if p.suffix not in ('.part', '.stale') or p.lstat().st_mtime > cutoff: continue
+            if p.suffix not in ('.part', '.stale') or (cutoff is not None and p.lstat().st_mtime > cutoff): continue
             if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
             else: p.unlink()
+            gone.append(p)
         except OSError: pass  # another process removed it first
+    return gone
+
+def _sweep(target:Path):
+    "Delete abandoned `.<name>.*.part`/`.stale` leftovers of killed runs beside `target`."
+    sweep_leftovers(target.parent, f'{target.name}.')
+
+def _check_replaceable(final:Path):
+    "Refuse to go on if `final` exists but was not made by this package (it holds no `STAMP`): it is never deleted."
+    if os.path.lexists(final) and not os.path.lexists(final/STAMP):
+        raise FileExistsError(f'{final} exists but was not made by lesson8_nlp (it holds no {STAMP} file), so it was left '
+                              'as it is: move it away, or pass another dest=')
 
 def _install(final:Path, key:str, fill:Callable[[Path], Path], ready:Callable[[Path], bool]|None=None) -> Path:
     "Build a folder with `fill(tmp)` beside `final`, stamp it with `key`, rename it into place."
     ready = ready or partial(_stamped, key=key)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_temp(final, folder=True)  # not tempfile.mkdtemp: its 0700 would make the data private
+    _check_replaceable(final)
+    tmp = _new_temp(_make_folder(final.parent)/final.name, folder=True)  # not tempfile.mkdtemp: its 0700 would make the data private
     try:
         root = fill(tmp)                   # the folder to install: tmp itself or one folder inside it
         (root/STAMP).write_text(key)       # last write: marks the folder as complete
         if os.path.lexists(final):
             if ready(final): return final  # another process finished first: keep theirs
-            _discard(final)                # interrupted, or built from another archive
+            _check_replaceable(final)      # made meanwhile by someone else? never discarded
+            _discard(final)                # ours, built from another archive
         try: os.rename(root, final)
         except OSError as e:
             if not ready(final):
@@ -331,11 +440,25 @@ def _install(final:Path, key:str, fill:Callable[[Path], Path], ready:Callable[[P
         return final
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
+def _check_links(root:Path, tmp:Path, archive:Path):
+    "Refuse a symlink under `root` that resolves outside `root`: links are judged where the data will be installed."
+    inside, todo = os.path.realpath(root), [root]
+    while todo:
+        with os.scandir(todo.pop()) as entries:
+            for e in entries:
+                if e.is_symlink():
+                    if os.path.commonpath([inside, os.path.realpath(e.path)]) != inside:
+                        raise ValueError(f'refusing to install {archive.name}: member {os.path.relpath(e.path, tmp)!r} links to '
+                                         f'{os.readlink(e.path)!r}, outside the data folder; the archive is damaged or malicious')
+                elif e.is_dir(): todo.append(e.path)
+
 def _unpack(archive:Path, tmp:Path) -> Path:
-    "Extract `archive` into `tmp`; its single top-level folder if it has one, else `tmp`."
+    "Extract `archive` into `tmp`; its single top-level folder if it has one, else `tmp`; every link must stay inside it."
     extract_archive(archive, tmp)
     top = [p for p in tmp.iterdir() if p.name != STAMP]
-    return top[0] if len(top) == 1 and top[0].is_dir() and not top[0].is_symlink() else tmp
+    root = top[0] if len(top) == 1 and top[0].is_dir() and not top[0].is_symlink() else tmp
+    _check_links(root, tmp, archive)
+    return root
 
 # %% ../nbs/95_download.ipynb #22e98c00
 def _local_archive(url:str, name:str, adir:Path|None) -> tuple[Path|None, str|None]:
@@ -388,13 +511,14 @@ def untar_data(url:str, # archive URL, e.g. `URLs.IMDB_SAMPLE`
                c_key:str='data', # 'data' for a dataset, 'model' for pretrained weights (fastai's names)
               ) -> Path: # the extracted data folder, e.g. .../imdb_sample
     "Find or download the archive at `url`, verify it whole, extract it once, and return the data folder."
-    name, adir, cache = dataset_name(url), data_dir(archive_dir), cache_dir(cache)
-    final = _data_folder(name, dest, cache, c_key)
+    name, adir, root = dataset_name(url), data_dir(archive_dir), cache_dir(cache)
+    final = _data_folder(name, dest, cache, c_key)   # `cache` as given: errors say where it came from
     arch, want = _local_archive(url, name, adir)
     if arch is not None and want is not None and _stamped(final, want): return final
+    _check_replaceable(final)          # a folder we did not make is never replaced: refused before any download
     if arch is None:
         looked = f'{adir} ({ENV_DATA})' if adir else f'no local folder (${ENV_DATA} is not set)'
-        arch = _fetch(url, name, cache, download, FASTAI_CHECKS if checks is None else checks, looked, final)
+        arch = _fetch(url, name, root, download, FASTAI_CHECKS if checks is None else checks, looked, final)
     sha = _verify(arch, want)
     if _stamped(final, sha): return final
     return _install(final, sha, partial(_unpack, arch))  # extract_archive reads it whole before extracting
@@ -420,6 +544,25 @@ def write_sha256sums(path:str|Path, sums:dict[str, str]):
 class FetchRequestError(ValueError):
     "A request `fetch_archives` refuses before any download: unknown names, nothing to fetch, a missing checksum list."
 
+UNVERIFIED_SUMS = 'SHA256SUMS.unverified'  # beside SHA256SUMS: the files fetched with nothing to check them against
+
+def _check_names(pinned:dict, sums) -> None:
+    "Refuse a checksum list that names anything but plain file names: each name becomes `dest/<name>`."
+    if bad := [n for n in pinned if not _plain_name(n) or n in ('SHA256SUMS', UNVERIFIED_SUMS)]:
+        where = f'checksum list {sums}' if isinstance(sums, (str, Path)) else 'the checksum list'
+        raise FetchRequestError(f"{where} names {', '.join(map(repr, bad))}: only plain file names can be fetched into the "
+                                "folder (no folders, '..', absolute or drive paths, hidden names); nothing was downloaded")
+
+def _record(dest:Path, fname:str, sha:str, verified:bool, lists:dict[bool, dict[str, str]]):
+    "List `fname` in SHA256SUMS if `verified`, else in SHA256SUMS.unverified, and not in the other; rewrite what changed."
+    files = {True: dest/'SHA256SUMS', False: dest/UNVERIFIED_SUMS}
+    for ok in (True, False):   # SHA256SUMS first: a crash in between never leaves an unchecked sha256 in it
+        if ok == verified and lists[ok].get(fname) != sha: lists[ok][fname] = sha
+        elif ok != verified and fname in lists[ok]: del lists[ok][fname]
+        else: continue
+        if ok or lists[ok]: write_sha256sums(files[ok], lists[ok])
+        else: files[ok].unlink(missing_ok=True)   # no unverified file left: no list of them either
+
 def _plan(names, pinned:dict, mirror:str|None) -> dict[str, str|None]:
     "{file name in the folder: official URL (None for a file only the mirror serves)} for `names`."
     if bad := [n for n in names if n not in DATASET_URLS]:
@@ -442,22 +585,24 @@ def fetch_archives(names=(), # dataset names from `DATASET_URLS`, e.g. ['imdb_sa
                    mirror:str|None=None, # URL or local folder serving the same file names (default: official addresses)
                    sums:str|Path|dict|None=None, # SHA256SUMS file (or dict) pinning each file's sha256
                    show_progress:bool=True, # show tqdm progress bars
-                  ) -> dict[str, bool]: # file name -> True if downloaded, False if it was already there
-    "Download archives into `dest`, each verified before it gets its name, and keep `dest/SHA256SUMS` listing them."
+                  ) -> dict[str, bool]: # file name -> True if downloaded, False if it was already there (SHA256SUMS.unverified names the unchecked)
+    "Download archives into `dest`, each verified before it gets its name; `dest/SHA256SUMS` lists the verified ones."
     if isinstance(sums, (str, Path)) and not Path(sums).is_file(): raise FetchRequestError(f'checksum list {sums} does not exist')
     pinned = read_sha256sums(sums) if isinstance(sums, (str, Path)) else dict(sums or {})
+    _check_names(pinned, sums)
     plan, dest = _plan(list(names), pinned, mirror), archive_folder(dest)
     if dest.exists() and not dest.is_dir(): raise NotADirectoryError(f'dest {dest} is a file, not a folder')
-    have, done = read_sha256sums(dest/'SHA256SUMS'), {}
+    lists, done = {True: read_sha256sums(dest/'SHA256SUMS'), False: read_sha256sums(dest/UNVERIFIED_SUMS)}, {}
     for fname, url in plan.items():
         path, want = dest/fname, pinned.get(fname)
-        if path.is_file() and (want or have.get(fname)) == sha256_file(path): done[fname] = False
+        known = {want} if want else {lists[True].get(fname), lists[False].get(fname)} - {None}
+        if path.is_file() and (sha := sha256_file(path)) in known: done[fname], checked = False, want is not None
         else:
             src = _mirror_url(mirror, fname) if mirror else url
             check = None if mirror else FASTAI_CHECKS.get(url)   # fastai's fingerprint is of fastai's file only
-            if want is None and check is None: warnings.warn(f'no published checksum for {src}: the download cannot be verified')
-            download_url(src, path, check=check, sha256=want, show_progress=show_progress, whole=bool(_suffix(fname)))
-            done[fname] = True
-        if have.get(fname) != (sha := want or sha256_file(path)):
-            have[fname] = sha; write_sha256sums(dest/'SHA256SUMS', have)   # after each file: a later failure keeps it
+            if want is None and check is None:
+                warnings.warn(f'no published checksum for {src}: the download cannot be verified, so {UNVERIFIED_SUMS} lists it, not SHA256SUMS')
+            download_url(src, path, check=check, sha256=want, show_progress=show_progress, whole=True if _suffix(fname) else None)
+            done[fname], checked, sha = True, want is not None or check is not None, want or sha256_file(path)
+        _record(dest, fname, sha, checked or lists[True].get(fname) == sha, lists)   # after each file: a later failure keeps it
     return done

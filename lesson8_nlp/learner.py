@@ -25,9 +25,10 @@ from .optimizers import (Adam, SuggestedLRs, get_hyper, group_lrs, one_cycle_sch
 __all__ = ['EVENTS', 'BF16_CPU_FLAGS', 'set_seed', 'default_device', 'to_device', 'DataLoaders', 'CancelFitException',
            'CancelEpochException', 'CancelTrainException', 'CancelValidException', 'CancelBatchException', 'Callback',
            'run_cbs', 'check_targets', 'check_token_ids', 'first_embedding', 'check_inputs', 'CallbackHost',
-           'BasicLearner', 'format_time', 'Recorder', 'ProgressCallback', 'ParamScheduler', 'LRFinder', 'save_model',
-           'load_model', 'Learner', 'cross_entropy_flat', 'ModelResetter', 'RNNCallback', 'RNNRegularizer', 'rnn_cbs',
-           'GradientClip', 'cpu_flags', 'bf16_supported', 'MixedPrecision']
+           'LossNotFinite', 'BasicLearner', 'format_time', 'Recorder', 'ProgressCallback', 'ParamScheduler', 'LRFinder',
+           'save_model', 'load_model', 'Learner', 'cross_entropy_flat', 'ModelResetter', 'RNNCallback',
+           'RNNRegularizer', 'rnn_cbs', 'GradientClip', 'cpu_flags', 'bf16_supported', 'bf16_lstm_works',
+           'MixedPrecision']
 
 # %% ../nbs/08_learner.ipynb #bc376321
 def set_seed(seed:int, deterministic:bool=False) -> None:
@@ -121,7 +122,13 @@ def check_targets(pred, yb:tuple) -> None:
                              f"(pred {tuple(pred.shape)}): make its last layer output at least {top + 1} classes")
 
 # %% ../nbs/08_learner.ipynb #b199763a
-_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64)
+_WIDE_UINTS = (torch.uint16, torch.uint32, torch.uint64)  # few torch ops take these (no aminmax, no embedding lookup)
+
+def _index_dtype(b):
+    "`b` (a tensor, or tuples/lists of them) with the unsigned types torch can hardly compute with as `int64`."
+    if isinstance(b, Tensor): return b.long() if b.dtype in _WIDE_UINTS else b
+    return type(b)(_index_dtype(o) for o in b) if isinstance(b, (list, tuple)) else b
 
 def check_token_ids(
     x:Tensor, # a batch of token ids
@@ -130,6 +137,7 @@ def check_token_ids(
 ) -> None:
     "Fail clearly when a batch holds ids outside `0..vocab_sz-1`, naming both sizes."
     if x.numel() == 0: return
+    x = _index_dtype(x)
     lo, hi = (int(v) for v in torch.aminmax(x))
     if hi >= vocab_sz:
         raise ValueError(f"the batch holds token id {hi}, so it needs a vocabulary of at least {hi + 1}, but {who} was "
@@ -181,6 +189,31 @@ class CallbackHost:
     def __call__(self, event:str):
         "Run `event` on every callback that defines it, in increasing `order`."
         run_cbs(self.cbs, event)
+
+# %% ../nbs/08_learner.ipynb #97d12db4
+def _lrs_text(lrs:list[float]) -> str:
+    "The learning rate(s) for a message: `lr=0.001`, or one per parameter group."
+    return f'lr={lrs[0]:.3g}' if len(lrs) == 1 else f"lr={[float(f'{x:.3g}') for x in lrs]} (one per parameter group)"
+
+class LossNotFinite(FloatingPointError):
+    "A loss turned NaN or infinite, so training stopped at once: at `epoch`, training batch `step` (None: validation), `lr`."
+    def __init__(self,
+        loss:float, # the loss: nan, inf or -inf
+        epoch:int, # the epoch it happened in
+        step:int|None, # the training batch within the epoch (from 0); None: the epoch's validation loss
+        lrs:list[float], # the learning rate of each parameter group at that moment
+    ):
+        self.loss, self.epoch, self.step, self.lrs = loss, epoch, step, list(lrs)
+        self.lr = self.lrs[-1] if self.lrs else None   # the last group's, as the Recorder records it
+        where = (f'the training loss is {loss} at epoch {epoch}, batch {step}' if step is not None else
+                 f'the validation loss of epoch {epoch} is {loss}')
+        done = ("training stopped before this batch's backward pass and optimizer step, and before the end of the epoch"
+                if step is not None else "the weights probably overflowed in this epoch's last training steps; training "
+                "stopped before the end of the epoch")
+        super().__init__(f"{where} ({_lrs_text(self.lrs)}): {done} (no after_epoch callback ran, so no checkpoint of it was "
+                         "written). The learning rate is probably too high: lower it (by 10x, or pick one with lr_find) "
+                         "and train again")
+    def __reduce__(self): return type(self), (self.loss, self.epoch, self.step, self.lrs)   # picklable, e.g. across processes
 
 # %% ../nbs/08_learner.ipynb #6a8a7dbf
 class BasicLearner(CallbackHost):
@@ -248,14 +281,25 @@ class BasicLearner(CallbackHost):
                             "the prediction, or use a loss_func that takes a tuple") from e
         self.loss = self.loss_grad.detach().clone(); self('after_loss')
         if not self.training: return
+        self._check_loss()                                       # NaN/inf: stop before it reaches the weights
         self('before_backward'); self.loss_grad.backward(); self('after_backward')
         self.opt.step(); self('after_step'); self.opt.zero_grad()
+
+    def _check_loss(self):
+        "Raise `LossNotFinite` if this training batch's loss is NaN/inf; keep `loss` as a float in `loss_value`."
+        lg, loss = self.loss_grad.detach(), self.loss
+        if lg.numel() != 1: return                               # not a scalar: backward() refuses it itself
+        if isinstance(loss, Tensor) and loss.numel() == 1:       # one read (one GPU sync) for both; the Recorder reuses it
+            lg, self.loss_value = torch.stack((lg.float().reshape(()), loss.detach().float().reshape(()))).tolist()
+        else: lg = float(lg)
+        if not math.isfinite(lg): raise LossNotFinite(lg, self.epoch, self.iter, get_hyper(self.opt, 'lr'))
 
     def _one_batch(self, b):
         if not isinstance(b, (tuple, list)) or len(b) < 2:
             raise TypeError(f"each batch must be an (x, y) tuple or list, got {type(b).__name__}")
-        b = to_device(b, self.device)
+        b = _index_dtype(to_device(b, self.device))              # uint16/32/64 ids (numpy's uint32) as int64
         self.xb, self.yb, self.pred, self.loss, self.loss_grad = tuple(b[:-1]), tuple(b[-1:]), None, None, None
+        self.loss_value = None
         try: self('before_batch'); self._do_batch()
         except CancelBatchException: pass
         if self.training: self.train_iter += 1
@@ -305,6 +349,7 @@ class BasicLearner(CallbackHost):
             finally:
                 self('after_fit')
                 self.training, self.dl, self.xb, self.yb, self.pred, self.loss, self.loss_grad = False, None, None, None, None, None, None
+                self.loss_value = None
 
 # %% ../nbs/08_learner.ipynb #156b8a5f
 def format_time(t:float) -> str:
@@ -329,12 +374,21 @@ class Recorder(Callback):
         if not learn.training:
             for m in [self.valid_loss, *learn.metrics]: m.accumulate(learn)
             return
-        self.smooth.accumulate(learn)
+        self._smooth(learn)
         learn.smooth_loss = self.smooth.value
         self.losses.append(learn.smooth_loss)
         self.lrs.append(get_hyper(learn.opt, 'lr')[-1]); self.moms.append(get_hyper(learn.opt, 'mom')[-1])
+    def _smooth(self, learn):
+        "Add the batch's loss to the smoothed loss: the float the learner already read (no second GPU sync), else the tensor."
+        s, v = self.smooth, getattr(learn, 'loss_value', None)
+        if v is None: return s.accumulate(learn)
+        s.count += 1; s.val = s.beta * s.val + (1 - s.beta) * v      # AvgSmoothLoss.accumulate, on a float
     def after_train(self): self.log.append(self.smooth.value)
-    def after_validate(self): self.log += [m.value for m in [self.valid_loss, *self.learn.metrics]]
+    def after_validate(self):
+        loss = self.valid_loss.value
+        if loss is not None and not math.isfinite(loss):             # stop before after_epoch (checkpoints) runs
+            raise LossNotFinite(loss, self.learn.epoch, None, get_hyper(self.learn.opt, 'lr'))
+        self.log += [loss, *[m.value for m in self.learn.metrics]]
     def after_epoch(self):
         self.values.append(self.log[1:]); self.iters.append(len(self.losses))
         self.log.append(format_time(time.time() - self.start))
@@ -559,6 +613,7 @@ class Learner(BasicLearner):
         saved = copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.opt.state_dict())
         try:
             with self.no_logging(): self.fit(num_it // n_train + 1, cbs=LRFinder(start_lr, end_lr, num_it, stop_div))
+        except LossNotFinite: pass                               # the rate grew until the loss overflowed: the end of the search
         finally:
             self.model.load_state_dict(saved[0]); self.opt.load_state_dict(saved[1]); self.opt.zero_grad()
         lrs, losses = self.recorder.lrs[num_it // 10:-5], self.recorder.losses[num_it // 10:-5]
@@ -646,21 +701,49 @@ def _model_device(model:nn.Module) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device('cpu')
 
+@functools.lru_cache(maxsize=None)
+def _lstm_bf16_error(device_type:str) -> str|None:
+    "None when a tiny `nn.LSTM` trains under a bf16 autocast on `device_type`; else the start of the error it raised."
+    with torch.random.fork_rng(devices=[]):                       # the probe must not move the seeded random streams
+        try:
+            lstm = nn.LSTM(4, 4, batch_first=True).to(device_type)
+            with torch.autocast(device_type, dtype=torch.bfloat16): out = lstm(torch.ones(1, 2, 4, device=device_type))[0]
+            out.float().sum().backward()
+        except RuntimeError as e: return str(e).split('. ')[0] or type(e).__name__
+    return None
+
+def bf16_lstm_works(device:torch.device|str='cpu') -> bool:
+    "Whether `nn.LSTM` runs under a bf16 autocast on `device` (tried once, on a tiny LSTM); oneDNN has none on CPUs without bf16."
+    return _lstm_bf16_error(torch.device(device).type) is None
+
+# %% ../nbs/08_learner.ipynb #e241c4a6
 class MixedPrecision(Callback):
     "Run each batch's forward pass and loss under a bf16 `torch.autocast` where the device has bf16 units (or as `enabled` says)."
     order = -30  # open the autocast before the other callbacks' before_batch
     def __init__(self, enabled:bool|None=None): # None: where `bf16_supported`; True: always bf16; False: never (fp32)
         if enabled not in (None, True, False):
             raise TypeError(f"MixedPrecision(enabled=...) takes None (bf16 where supported), True or False, got {enabled!r}")
-        self.enabled, self._ctx = enabled, None
-    def active(self, device:torch.device|str) -> bool:
-        "Whether batches on `device` run in bf16."
-        return bf16_supported(device) if self.enabled is None else self.enabled
+        self.enabled, self._ctx, self._warned = enabled, None, False
+    def active(self, device:torch.device|str, model:nn.Module|None=None) -> bool:
+        "Whether batches on `device` run in bf16: not when `model` holds an `nn.LSTM` and bf16 LSTMs fail there (one warning)."
+        device = torch.device(device)
+        on = bf16_supported(device) if self.enabled is None else self.enabled
+        if not on or model is None or not any(isinstance(m, nn.LSTM) for m in model.modules()): return on
+        if (err := _lstm_bf16_error(device.type)) is None: return True
+        if not self._warned:
+            self._warned = True
+            how = ('use MixedPrecision() (enabled=None: bf16 only where the device has bf16 units) or enabled=False'
+                   if self.enabled else 'use MixedPrecision(enabled=False)')
+            warnings.warn(f"MixedPrecision(enabled={self.enabled}): the model holds an nn.LSTM, and PyTorch's LSTM fails under a bf16 "
+                          f"autocast on this {device.type} ({err}; bf16_supported({device.type!r}) is {bf16_supported(device)}), "
+                          f"so the model runs in fp32. To silence this warning, {how}.", stacklevel=2)
+        return False
     def autocast(self, device:torch.device|str|None=None):
         "The bf16 autocast context for `device` (default: where the model is) when active, else a no-op context."
-        device = _model_device(self.learn.model) if device is None else torch.device(device)
-        return torch.autocast(device.type, dtype=torch.bfloat16) if self.active(device) else nullcontext()
-    def before_fit(self): self.on = self.active(self.learn.device)    # decided once per fit, kept for the report
+        model = None if self.learn is None else self.learn.model
+        device = _model_device(model) if device is None else torch.device(device)
+        return torch.autocast(device.type, dtype=torch.bfloat16) if self.active(device, model) else nullcontext()
+    def before_fit(self): self.on = self.active(self.learn.device, self.learn.model)   # decided once per fit, kept for the report
     def before_batch(self):
         self._close()
         if self.on: self._ctx = torch.autocast(self.learn.device.type, dtype=torch.bfloat16); self._ctx.__enter__()

@@ -107,7 +107,8 @@ def plot_batch_layout(tokens: Sequence,     # the token stream (e.g. `letters_st
     return ax.figure
 
 # %% ../nbs/05_lm_data.ipynb #1276f7b6
-_INT_DTYPES = {torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64}
+_INT_DTYPES = {torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64}
+_WIDE_UINTS = {torch.uint16, torch.uint32, torch.uint64}   # few torch ops take these (no aminmax, no embedding lookup)
 
 def _as_doc(d, i: int) -> torch.Tensor:
     "Document `i` as a 1-D integer tensor, or an error naming what is wrong with it."
@@ -134,6 +135,13 @@ def _check_ids(stream: torch.Tensor, lens: torch.Tensor, vocab_sz: int | None):
     raise ValueError(f"document {doc}, position {k - int(ends[doc] - lens[doc])} holds token id {int(stream[k])}: "
                      f"ids must be {want}; numericalize the text with the model's vocab")
 
+def _cat_ids(docs: list[torch.Tensor], n_tokens: int) -> torch.Tensor:
+    "The documents joined into one `int64` stream: `torch.cat` converts one integer type, but mixes uint16/32/64 with none."
+    kinds = {d.dtype for d in docs}
+    if kinds & _WIDE_UINTS and (len(kinds) > 1 or docs[0].device.type != 'cpu'):
+        docs = [d.long() if d.dtype in _WIDE_UINTS else d for d in docs]
+    return torch.cat(docs, out=torch.empty(n_tokens, dtype=torch.long, device=docs[0].device))  # (n_tokens,)
+
 def make_stream(items: Sequence,             # numericalized documents
                 vocab_sz: int | None = None, # when given, every id must be below it
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,8 +151,7 @@ def make_stream(items: Sequence,             # numericalized documents
     lens = torch.tensor([len(t) for t in docs], dtype=torch.long)  # (n_docs,)
     if not len(lens) or lens.sum() == 0:
         raise ValueError("the corpus is empty (no tokens): pass a list of numericalized documents")
-    stream = torch.empty(int(lens.sum()), dtype=torch.long, device=docs[0].device)
-    torch.cat(docs, out=stream)                                    # (n_tokens,)
+    stream = _cat_ids(docs, int(lens.sum()))                       # (n_tokens,)
     _check_ids(stream, lens, vocab_sz)
     return stream, lens                                            # (n_tokens,), (n_docs,)
 

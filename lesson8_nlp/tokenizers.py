@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable
 
-from .download import atomic_write
+from .download import atomic_write, sweep_leftovers
 from .text_rules import apply_rules, check_int, check_text, decode_spec_tokens, text_proc_rules, text_spec_tok
 
 # %% ../nbs/02_tokenizers.ipynb #7f2f2f7d
@@ -272,6 +272,7 @@ class SentencePieceTokenizer:
                                  'vocab_sz, or a lower char_coverage') from None
             if path is not None:
                 with atomic_write(path) as f: f.write(buf.getvalue())
+                sweep_leftovers(self.cache_dir, prefix='spm-')   # saves a kill cut short, a day old: never read, now gone
             self._load(buf.getvalue(), path)
         return {'sp_model': self.sp_model}
 

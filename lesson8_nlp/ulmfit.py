@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_ulmfit_run.ipynb #428ae7f1
 from __future__ import annotations
-import hashlib, json, math, numbers, sys, time
+import hashlib, json, math, numbers, os, sys, time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -16,29 +16,30 @@ import torch
 
 from .baselines import baseline_report
 from .metrics import final_metrics, macro_f1
-from .data import load_imdb_sample
-from .download import atomic_write, cache_dir, load_state, untar_data, URLs
+from .data import get_text_files, load_imdb_sample
+from .download import atomic_write, cache_dir, load_state, sweep_leftovers, untar_data, URLs
 from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, launched_by_torchrun,
                                      num_distrib, rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
-from .learner import Callback, MixedPrecision, set_seed
-from .numericalize import check_vocab_args
-from .text_rules import check_int
+from .learner import Callback, LossNotFinite, MixedPrecision, set_seed
+from .numericalize import FAKE_TOK, check_vocab_args
+from .text_rules import check_int, text_spec_tok
 from .corpus import tokenize_folder, tokenize_texts, TokenizedCorpus
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
                                            probs_accuracy, step_lr, text_classifier_learner, ClasDataLoader,
                                            clas_config)
-from .awd_lstm import awd_lstm_lm_config
+from .awd_lstm import awd_lstm_lm_config, get_language_model, load_fastai_weights, load_vocab
 from .ulmfit_lm import (IMDB_LM_FOLDERS, awd_lstm_tiny_config, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders,
                                    numericalize_corpus, pretrained_files, split_idxs)
 
 # %% auto #0
-__all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', 'PRESETS', 'DATASETS', 'TOKENIZERS',
+__all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', 'PRESETS', 'DATASETS', 'TOKENIZERS', 'RUN_LOCK',
            'RUN_CHECKPOINTS', 'RUN_FILES', 'DIRECTIONS', 'draw_ulmfit_stages', 'ULMFiTPreset', 'spread_lr',
            'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params',
-           'resolve_device', 'RunData', 'ulmfit_data', 'config_digest', 'config_diff', 'load_checkpoint', 'RunState',
-           'EpochCheckpoint', 'resume_epoch', 'subset', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table',
-           'load_run_lm', 'run_summary']
+           'resolve_device', 'RunData', 'ulmfit_data', 'subset', 'check_learnable', 'config_digest', 'config_diff',
+           'load_checkpoint', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint', 'resume_epoch',
+           'RunDivergedError', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm',
+           'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
@@ -114,6 +115,7 @@ def spread_lr(step:UnfreezeStep, spread:float=LESSON_LR_SPREAD) -> float|slice:
 # %% ../nbs/22_ulmfit_run.ipynb #8acc9487
 class RunConfigError(Exception):
     "A bad argument, preset value or run folder of `run_ulmfit`, found before any work (`lesson8` prints it as one line)."
+    exit_status = 2  # what `lesson8` exits with: refused, fix the input and run again
 class RunValueError(RunConfigError, ValueError): "A `RunConfigError` about a value."
 class RunTypeError(RunConfigError, TypeError): "A `RunConfigError` about a type."
 class RunFileError(RunConfigError, FileNotFoundError): "A `RunConfigError` about a missing file."
@@ -137,6 +139,7 @@ def _real(v, name:str) -> float:
 
 def _pos_int(v, name:str) -> int: return check_int(v, name, 1)
 def _index(v, name:str) -> int: return check_int(v, name, 0)
+def _clas_bs(v, name:str) -> int: return check_int(v, name, 2, " (the head's BatchNorm needs two documents per batch)")
 def _docs(v, name:str) -> int|None: return None if v is None else check_int(v, name, 1, ' (or null for all the documents)')
 def _flag(v, name:str) -> bool:
     if not isinstance(v, bool): raise TypeError(f"{name} must be true or false, got {type(v).__name__} {v!r:.40}")
@@ -179,7 +182,7 @@ def _awd_config(v, name:str) -> dict:
 
 PRESET_FIELDS:dict[str, Callable] = dict(  # each `ULMFiTPreset` field's check: (value, name) -> the value, or an error naming it
     config=_awd_config, min_freq=_pos_int, max_vocab=_pos_int, seq_len=_pos_int, lm_bs=_pos_int, lm_drop_mult=_mult,
-    lm_frozen_epochs=_pos_int, lm_frozen_lr=_lr, lm_epochs=_pos_int, lm_lr=_lr, lm_docs=_docs, lm_valid_docs=_docs, clas_docs=_docs, clas_bs=_pos_int, clas_drop_mult=_mult,
+    lm_frozen_epochs=_pos_int, lm_frozen_lr=_lr, lm_epochs=_pos_int, lm_lr=_lr, lm_docs=_docs, lm_valid_docs=_docs, clas_docs=_docs, clas_bs=_clas_bs, clas_drop_mult=_mult,
     max_len=_pos_int, valid_docs=_docs, amp=_flag, lr_spread=_spread, steps=_steps, ablation_steps=_ablation)
 
 # %% ../nbs/22_ulmfit_run.ipynb #ac348b5b
@@ -288,6 +291,7 @@ def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb' (the full 
     elif data == 'imdb':
         base = _tokenizer(tok)
         path = untar_data(URLs.IMDB)
+        folder_labels([f for f in get_text_files(path, ['train', 'test']) if f.parent.name != 'unsup'], ['neg', 'pos'])  # before tokenizing
         corpus = tokenize_folder(path, IMDB_LM_FOLDERS, tok=base, cache_dir=cache, progress=progress)
         top = np.array([Path(f).relative_to(path).parts[0] for f in corpus.items])
         sub = np.array([Path(f).parent.name for f in corpus.items])
@@ -305,6 +309,30 @@ def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb' (the full 
         d = dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=Tokenizer(base))
     lm_tr, lm_va = split_idxs(len(d['corpus']))
     return RunData(**d, vocab=corpus_vocab(d['corpus'], lm_tr, min_freq=min_freq, max_vocab=max_vocab), lm_train=lm_tr, lm_valid=lm_va)
+
+# %% ../nbs/22_ulmfit_run.ipynb #9d467999
+def subset(idxs:np.ndarray, n:int|None, seed:int=0) -> np.ndarray:
+    "A random (seeded) sorted subset of `n` (> 0) of `idxs`, or all of them if `n` is None."
+    if n is None: return idxs
+    n = check_int(n, 'n', 1, ' (or None for all of them)')
+    return idxs if n >= len(idxs) else np.sort(np.random.default_rng(seed).permutation(idxs)[:n])
+
+def _clas_train(d:RunData, p:ULMFiTPreset) -> tuple[np.ndarray, torch.Tensor]:
+    "The classifier's training documents (`clas_docs` of them, or all) and their labels."
+    pick = subset(np.arange(len(d.clas_train)), p.clas_docs)
+    return d.clas_train[pick], d.y_train[torch.as_tensor(pick)]
+
+def check_learnable(d:RunData, p:ULMFiTPreset):
+    "Refuse, before any training, a run whose data leaves nothing to learn or nothing to score."
+    if not [t for t in d.vocab if t not in text_spec_tok and t != FAKE_TOK]:
+        raise RunValueError(f"the vocab holds only the {len(text_spec_tok)} special tokens (min_freq {p.min_freq}, max_vocab "
+                            f"{p.max_vocab}): every word would be xxunk and the scores meaningless; raise max_vocab or lower min_freq")
+    tr, ytr = _clas_train(d, p)
+    if len(tr) < 2: raise RunValueError(f"the classifier has {len(tr)} training document(s) (clas_docs {p.clas_docs}): it needs at least 2")
+    if len(seen := sorted(set(ytr.tolist()))) < 2:
+        raise RunValueError(f"the classifier's {len(tr)} training documents all have the label {d.classes[seen[0]]!r}: with one class "
+                            "there is nothing to learn (accuracy and macro-F1 would be 1.0 by construction); give it texts of at least two labels")
+    if len(d.clas_test) == 0: raise RunValueError("the data has no test documents: nothing would score the classifier")
 
 # %% ../nbs/22_ulmfit_run.ipynb #5f20f33f
 _ABSENT = object()
@@ -346,16 +374,65 @@ def load_checkpoint(file:str|Path, config:dict, map_location:str|torch.device='c
                             "to start over, or use another out folder")
     return state
 
+# %% ../nbs/22_ulmfit_run.ipynb #1bd2ee6d
+RUN_LOCK = '.lock'  # the run folder's lock file: the holder's pid, locked by the OS for as long as its process lives
+
+class RunBusyError(RunConfigError, RuntimeError): "The run folder is held by another live run."
+
+def _try_lock(fd:int) -> bool:
+    "Take the OS's exclusive advisory lock on the open file `fd` without waiting; False if another process holds it."
+    try:
+        if os.name == 'nt': import msvcrt; msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else: import fcntl; fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError: return False                                       # BlockingIOError (POSIX), PermissionError (Windows)
+
+class FolderLock:
+    "An exclusive lock on `folder` while this object holds it; the OS frees it when the process dies (a stale lock is taken over)."
+    def __init__(self, folder:str|Path):
+        self.folder, self.fd = Path(folder), None
+        self.created = not self.folder.exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder/RUN_LOCK, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o666)
+        if not _try_lock(fd):
+            try: pid = os.read(fd, 32).decode(errors='replace').strip() or 'unknown'
+            except OSError: pid = 'unknown'
+            os.close(fd)
+            raise RunBusyError(f"{self.folder} is in use by another run (pid {pid}): wait for it to finish, or use another out folder")
+        os.ftruncate(fd, 0); os.write(fd, f'{os.getpid()}\n'.encode()); self.fd = fd
+
+    def release(self):
+        "Unlock; a folder that this lock created and that holds nothing else is removed again."
+        if self.fd is None: return
+        if self.created and [p.name for p in self.folder.iterdir()] == [RUN_LOCK]:
+            (self.folder/RUN_LOCK).unlink(); self.folder.rmdir()           # a run refused before it wrote anything
+        os.close(self.fd); self.fd = None
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.release()
+    def __del__(self):
+        if self.fd is not None: os.close(self.fd)
+
 # %% ../nbs/22_ulmfit_run.ipynb #d0e2b284
-RUN_CHECKPOINTS = ('*.ckpt.pth', 'probs_*.pt')                        # the files that carry the configuration's digest
-RUN_FILES = (*RUN_CHECKPOINTS, 'enc_*.pth', 'report.json')           # everything a run writes besides state.json
+RUN_CHECKPOINTS = ('*.ckpt.pth', 'probs_*.pt', 'enc_*.pth')         # the files that carry the configuration's digest
+RUN_FILES = (*RUN_CHECKPOINTS, 'report.json')                         # everything a run writes besides state.json
 
 class RunState:
     "The run folder's `state.json`: the run's configuration and its finished stages; another run's folder is refused."
-    def __init__(self, out:str|Path, config:dict):
-        self.out, self.file, self.config = Path(out), Path(out)/'state.json', {}
+    def __init__(self, out:str|Path, config:dict, lock:bool=False): # lock: hold the folder until `close` (the run itself)
+        self.out, self.file, self.config, self.lock = Path(out), Path(out)/'state.json', {}, None
         if (f := next((f for f in (self.out, *self.out.parents) if f.exists() and not f.is_dir()), None)) is not None:
             raise RunValueError(f"out {str(self.out)!r} cannot be a run folder: {f} is a file; name a folder (new, or an earlier run's)")
+        if lock:                                                           # one run per folder; what follows is read under the lock
+            self.lock = FolderLock(self.out)
+            sweep_leftovers(self.out, older_than=None)                     # half-written files of a killed run: never trusted, now gone
+        try: self._open(config)
+        except BaseException: self.close(); raise
+
+    def close(self):
+        "Release the folder's lock (a run's `RunState`); the folder is left as it is."
+        if self.lock is not None: self.lock.release(); self.lock = None
+
+    def _open(self, config:dict):
         self.old = self._read()
         if self.old is None and (files := self.files()):
             raise RunValueError(f"{self.out} holds {files[0].name} ({len(files)} file(s) of a run) but no state.json, so their "
@@ -433,17 +510,20 @@ def resume_epoch(learn, file:str|Path, config:dict, stage:str, prev:str|None=Non
 # %% ../nbs/22_ulmfit_run.ipynb #9fdcbd99
 DIRECTIONS = ('fwd', 'bwd', 'both')
 
-def subset(idxs:np.ndarray, n:int|None, seed:int=0) -> np.ndarray:
-    "A random (seeded) sorted subset of `n` (> 0) of `idxs`, or all of them if `n` is None."
-    if n is None: return idxs
-    n = check_int(n, 'n', 1, ' (or None for all of them)')
-    return idxs if n >= len(idxs) else np.sort(np.random.default_rng(seed).permutation(idxs)[:n])
+class RunDivergedError(FloatingPointError):
+    "A stage's training loss became NaN or infinite; nothing of the failed epoch was saved."
 
 def _fit_stage(run:RunState, stage:str, learn, n_epoch:int, start:int, fit:Callable[[int], None], ckpt:Path,
-               extra:Callable[[], dict]=dict):
+               extra:Callable[[], dict]=dict, lr_name:str='lm_lr'):
     "Run `fit(start)` unless the checkpoint already finished all `n_epoch` epochs; record `stage`, its metrics and `extra()`."
     t0 = time.perf_counter()
-    if start < n_epoch: fit(start); metrics = final_metrics(learn)
+    if start < n_epoch:
+        try: fit(start)
+        except LossNotFinite as e:                                       # stopped at the step: no checkpoint of that epoch
+            where = f'training loss is {e.loss} at epoch {e.epoch}, batch {e.step}' if e.step is not None else f'validation loss of epoch {e.epoch} is {e.loss}'
+            raise RunDivergedError(f"stage {stage} diverged: its {where} (learning rate {e.lr:.3g}); nothing of that epoch was saved. Lower the preset's {lr_name} "
+                                   f"(--set {lr_name.split('[')[0]}=...) and run in another out folder (this one keeps its configuration)") from None
+        metrics = final_metrics(learn)
     else: metrics = load_checkpoint(ckpt, run.config)['metrics']             # stopped before recording
     more = extra()
     run.finish(stage, wall_s=round(time.perf_counter() - t0, 1), **{n: round(v, 4) for n, v in metrics.items()}, **more)
@@ -465,20 +545,15 @@ def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:lis
             _fit_stage(run, prev, learn, p.lm_frozen_epochs, resume_epoch(learn, ckpt, run.config, prev),
                        lambda s: learn.fit_one_cycle(p.lm_frozen_epochs, p.lm_frozen_lr, start_epoch=s,
                                                      cbs=EpochCheckpoint(ckpt, prev, run.config)), ckpt,
-                       lambda: dict(trains='last layer group', lr=p.lm_frozen_lr))
+                       lambda: dict(trains='last layer group', lr=p.lm_frozen_lr), 'lm_frozen_lr')
     learn.unfreeze()                                     # ... then every layer (from scratch: from the start)
     def fit(start): learn.fit_one_cycle(p.lm_epochs, p.lm_lr, start_epoch=start, cbs=EpochCheckpoint(ckpt, stage, run.config))
     def after() -> dict:
         if rank_distrib() != 0: return {}                # torchrun: rank 0 saves and generates; the others read its record
-        learn.save_encoder(run.out/f'enc_{dirn}.pth')
+        learn.save_encoder(run.out/f'enc_{dirn}.pth', meta=_stamp(run.config))   # the run's digest, checked when loaded
         return dict(lm_train_tokens=int(dls.train.lens.sum()),
                     generated=None if bw else learn.predict(d.prompt, 40, temperature=0.75))
     _fit_stage(run, stage, learn, p.lm_epochs, resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
-
-def _clas_train(d:RunData, p:ULMFiTPreset) -> tuple[np.ndarray, torch.Tensor]:
-    "The classifier's training documents (`clas_docs` of them, or all) and their labels."
-    pick = subset(np.arange(len(d.clas_train)), p.clas_docs)
-    return d.clas_train[pick], d.y_train[torch.as_tensor(pick)]
 
 def _baselines(run:RunState, d:RunData, p:ULMFiTPreset):
     "Majority class and TF-IDF + NBSVM on the classifier's training documents, scored on the test set (stage `baselines`)."
@@ -502,7 +577,8 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
     if distributed(): dls.train, dls.valid = BatchShard(dls.train), BatchShard(dls.valid, even=False)   # torchrun: each rank its batches
     learn = text_classifier_learner(dls, d.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
                                     backwards=bw, seq_len=p.seq_len, max_len=p.max_len, cbs=cbs, progress=progress)
-    if not ablation: learn.load_encoder(run.out/f'enc_{dirn}.pth')
+    if not ablation:                                                    # the encoder of this run's language model, and no other
+        load_checkpoint(run.out/f'enc_{dirn}.pth', run.config); learn.load_encoder(run.out/f'enc_{dirn}.pth')
     for k, step in enumerate(steps):
         stage, prev = f'{kind}_{dirn}_{k + 1}', (f'{kind}_{dirn}_{k}' if k else None)
         if stage in run.done: continue
@@ -510,7 +586,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
         _fit_stage(run, stage, learn, step.epochs, resume_epoch(learn, ckpt, run.config, stage, prev),
                    lambda s: learn.fit_one_cycle(step.epochs, spread_lr(step, 1.0 if ablation else p.lr_spread), start_epoch=s,
                                                  cbs=EpochCheckpoint(ckpt, stage, run.config)), ckpt,
-                   lambda: dict(freeze_to=step.freeze_to, lr=step.lr))
+                   lambda: dict(freeze_to=step.freeze_to, lr=step.lr), f"{'ablation_steps' if ablation else 'steps'}[{k}] lr")
     if test not in run.done and rank_distrib() == 0:                            # torchrun: rank 0 alone predicts
         t0 = time.perf_counter()
         resume_epoch(learn, ckpt, run.config, '', f'{kind}_{dirn}_{len(steps)}')   # the weights after the last step
@@ -525,8 +601,8 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
                    macro_f1=round(macro_f1(probs.argmax(1).numpy(), ys.numpy(), len(d.classes)), 4), n=len(te))
     run.sync()
 
-def _pretrained(pretrained, pretrained_bwd, dirs:list[str]) -> dict:
-    "Each direction's (weights, vocab) files, found (or, for 'wt103', fetched) before any data is read; or None."
+def _pretrained(pretrained, pretrained_bwd, dirs:list[str], config:dict) -> dict:
+    "Each direction's (weights, vocab) files, found (or, for 'wt103', fetched) and tried in a `config` model before any data is read; or None."
     wt103 = isinstance(pretrained, str) and pretrained == 'wt103'
     if wt103 and pretrained_bwd is not None:
         raise RunValueError("pretrained_bwd (--pretrained-bwd) goes with a folder for pretrained; with 'wt103' the "
@@ -543,8 +619,14 @@ def _pretrained(pretrained, pretrained_bwd, dirs:list[str]) -> dict:
         if dn not in dirs and given[dn] is not None and not wt103:
             raise RunValueError(f"{name} is for the {dn} language model, which direction {dirs[0]!r} does not train")
     with run_errors():
-        try: return {dn: pretrained_files(given[dn], dn == 'bwd') for dn in dirs}   # 'wt103': downloaded once, here
+        try: files = {dn: pretrained_files(given[dn], dn == 'bwd') for dn in dirs}   # 'wt103': downloaded once, here
         except FileNotFoundError as e: raise RunFileError(str(e)) from None
+    for dn, (wgts, vocab) in files.items():                              # weights that do not fit: said now, not after the data
+        try: load_fastai_weights(get_language_model(len(load_vocab(vocab)), config), wgts, vocab)
+        except (TypeError, ValueError) as e:
+            raise RunValueError(f"{names[dn]}: {e}; build the model these weights fit: --preset paper for fastai's AWD-LSTM, or "
+                                "--set config='{...}' with their sizes") from None
+    return files
 
 def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
                preset:str='tiny', # a key of `PRESETS`
@@ -569,33 +651,38 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     if until is not None and until not in stages: raise RunValueError(f"until must name one of {stages}, got {until!r}")
     owns_group = launched_by_torchrun() and not distributed()               # started by torchrun: join its group here
     if launched_by_torchrun(): dev, progress = setup_distrib(dev), progress and rank_distrib() == 0   # NCCL on CUDA, gloo on CPU
-    files, t_start = rank0_first(_pretrained, pretrained, pretrained_bwd, dirs), time.perf_counter()
+    files, t_start = rank0_first(_pretrained, pretrained, pretrained_bwd, dirs, p.config), time.perf_counter()
     def start() -> tuple[RunState, RunData, float]:                     # the folder and the data (torchrun: rank 0 first)
         run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
                        pretrained=str(pretrained) if pretrained else None,
                        **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
-                       params=p.to_json()))
-        d = ulmfit_data(data, tok, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=progress)
-        t_data = round(time.perf_counter() - t_start, 1)
-        run.begin(vocab_size=len(d.vocab), vocab_head=d.vocab[:50])      # state.json: before the first checkpoint
+                       params=p.to_json()), lock=rank_distrib() == 0)   # torchrun: rank 0 holds the folder for them all
+        try:
+            d = ulmfit_data(data, tok, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=progress)
+            check_learnable(d, p)
+            t_data = round(time.perf_counter() - t_start, 1)
+            run.begin(vocab_size=len(d.vocab), vocab_head=d.vocab[:50])  # state.json: before the first checkpoint
+        except BaseException: run.close(); raise
         return run, d, t_data
     run, d, t_data = rank0_first(start)
-    cbs = [*(cbs or []), *([MixedPrecision()] if p.amp else []), *([DistributedTrainer()] if distributed() else [])]
-    if 'baselines' not in run.done:
-        if rank_distrib() == 0: _baselines(run, d, p)
-        run.sync()
-    for dirn in dirs:
-        set_seed(seed)
-        if f'lm_{dirn}' not in run.done: _lm_stage(run, d, p, dirn, dev, cbs, files[dirn], progress)
-        if until == f'lm_{dirn}': break
-        set_seed(seed)
-        if f'test_{dirn}' not in run.done: _clas_stage(run, d, p, dirn, dev, cbs, progress)
-        if until == f'clas_{dirn}': break
-        if p.ablation_steps and dirn == dirs[0] and f'ablation_test_{dirn}' not in run.done:
-            set_seed(seed); _clas_stage(run, d, p, dirn, dev, cbs, progress, ablation=True)   # no LM stage: what it adds
-    rep = write_report(run, d, direction, dev, t_data, time.perf_counter() - t_start)
-    if owns_group: distrib_barrier(); teardown_distrib()                # the report is written before any rank leaves
-    return rep
+    try:                                                                # the folder is ours until the run ends, however it ends
+        cbs = [*(cbs or []), *([MixedPrecision()] if p.amp else []), *([DistributedTrainer()] if distributed() else [])]
+        if 'baselines' not in run.done:
+            if rank_distrib() == 0: _baselines(run, d, p)
+            run.sync()
+        for dirn in dirs:
+            set_seed(seed)
+            if f'lm_{dirn}' not in run.done: _lm_stage(run, d, p, dirn, dev, cbs, files[dirn], progress)
+            if until == f'lm_{dirn}': break
+            set_seed(seed)
+            if f'test_{dirn}' not in run.done: _clas_stage(run, d, p, dirn, dev, cbs, progress)
+            if until == f'clas_{dirn}': break
+            if p.ablation_steps and dirn == dirs[0] and f'ablation_test_{dirn}' not in run.done:
+                set_seed(seed); _clas_stage(run, d, p, dirn, dev, cbs, progress, ablation=True)   # no LM stage: what it adds
+        rep = write_report(run, d, direction, dev, t_data, time.perf_counter() - t_start)
+        if owns_group: distrib_barrier(); teardown_distrib()                # the report is written before any rank leaves
+        return rep
+    finally: run.close()
 
 # %% ../nbs/22_ulmfit_run.ipynb #105ac0dd
 def peak_rss_mb() -> float|None:

@@ -63,13 +63,14 @@ def sorted_batches(lens:np.ndarray, # length of each document
                    shuffle:bool=False, # training order: shuffled mega-batches, sorted inside
                    mega:int=50, # batches per mega-batch
                   ) -> list[np.ndarray]:
-    "Batches of indices of documents of similar length (longest batch first)."
+    "Batches of indices of documents of similar length (longest batch first); in training order no batch holds one document alone."
     lens = np.asarray(lens)
     if not shuffle: order = np.argsort(-lens, kind='stable'); return [order[i:i + bs] for i in range(0, len(lens), bs)]
     perm = torch.randperm(len(lens)).numpy()                            # torch's RNG: seeded by set_seed
     chunks = [perm[i:i + bs * mega] for i in range(0, len(perm), bs * mega)]
     order = np.concatenate([c[np.argsort(-lens[c], kind='stable')] for c in chunks])
     batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+    if len(batches) > 1 and len(batches[-1]) == 1: batches[-2:] = [np.concatenate(batches[-2:])]   # a lone document breaks BatchNorm
     first = int(np.argmax([lens[b].max() for b in batches]))
     rest = [batches[i] for i in torch.randperm(len(batches)).tolist() if i != first]
     return [batches[first]] + rest
@@ -85,13 +86,18 @@ class ClasDataLoader:
                  max_len:int|None=None, # keep at most the last `max_len` tokens of each document
                  device=None): # move batches here
         if len(docs) != len(labels): raise ValueError(f"{len(docs)} documents but {len(labels)} labels")
+        if shuffle and (bs < 2 or len(docs) < 2):                       # training: the head's BatchNorm needs two per batch
+            raise ValueError(f"a training loader needs bs >= 2 and at least 2 documents (BatchNorm cannot train on one), got bs={bs} "
+                             f"and {len(docs)} document(s)")
         empty = [i for i, d in enumerate(docs) if len(d) == 0]
         if empty: raise ValueError(f"{len(empty)} empty document(s), e.g. index {empty[0]}: drop them first")
         if max_len is not None: docs = [d[-max_len:] for d in docs]
         self.docs, self.labels = list(docs), torch.as_tensor(labels)
         self.lens = np.array([len(d) for d in self.docs])
         self.bs, self.seq_len, self.pad_idx, self.shuffle, self.max_len, self.device = bs, seq_len, pad_idx, shuffle, max_len, device
-    def __len__(self) -> int: return math.ceil(len(self.docs) / self.bs)
+    def __len__(self) -> int:
+        n = math.ceil(len(self.docs) / self.bs)
+        return n - 1 if self.shuffle and n > 1 and len(self.docs) % self.bs == 1 else n   # the lone last document joins a batch
     def batches(self) -> list[np.ndarray]:
         "This epoch's batches as arrays of document indices (`sorted_batches`: shuffled mega-batches when `shuffle`)."
         return sorted_batches(self.lens, self.bs, self.shuffle)

@@ -98,9 +98,9 @@ def lm_dataloaders(train_docs:Sequence[Tensor], # numericalized training documen
     return dls
 
 # %% ../nbs/20_ulmfit_lm.ipynb #8149ede9
-def save_encoder(encoder:nn.Module, vocab:Sequence[str], file:str|Path) -> Path:
-    "Atomically save `encoder`'s weights with the `vocab` they were trained on."
-    state = {'encoder': {k: v.detach().cpu() for k, v in encoder.state_dict().items()}, 'vocab': list(vocab)}
+def save_encoder(encoder:nn.Module, vocab:Sequence[str], file:str|Path, meta:dict|None=None) -> Path:
+    "Atomically save `encoder`'s weights with the `vocab` they were trained on (and `meta`, e.g. a run's configuration digest)."
+    state = {**(meta or {}), 'encoder': {k: v.detach().cpu() for k, v in encoder.state_dict().items()}, 'vocab': list(vocab)}
     with atomic_write(file) as f: torch.save(state, f)
     return Path(file)
 
@@ -150,7 +150,7 @@ class TextLearner(Learner):
         "The AWD-LSTM encoder (inside the classifier's `SentenceEncoder` for a classifier)."
         enc = self.model[0]
         return getattr(enc, 'module', enc)
-    def save_encoder(self, file:str|Path) -> Path: return save_encoder(self.encoder, self.vocab, file)
+    def save_encoder(self, file:str|Path, meta:dict|None=None) -> Path: return save_encoder(self.encoder, self.vocab, file, meta)
     def load_encoder(self, file:str|Path):
         "Load an encoder saved by `save_encoder`; it must come from a model with this vocab."
         load_encoder(self.encoder, self.vocab, file); self.model.reset()
