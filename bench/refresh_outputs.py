@@ -11,7 +11,7 @@ afterwards (it keeps outputs and, with `allowed_metadata_keys = widgets`, the wi
     python bench/refresh_outputs.py                  # every notebook
     python bench/refresh_outputs.py 22_ulmfit_run    # some
 """
-import argparse, base64, io, json, os, sys, tempfile, time
+import argparse, base64, io, json, os, re, sys, tempfile, time
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
 SKIP_FLAGS = {'slow', 'notest'}
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
+PROGRESS = re.compile(r'\d+%\|')  # tqdm's bar, `desc:  40%|####      | 2/5 [...]`, whatever the unit
 KEEP_WIDGETS = {'40_widgets.ipynb'}
 
 def directives(src:str) -> dict:
@@ -55,16 +56,17 @@ def tidy(nb, keep_widgets:bool):
             if WIDGET_VIEW in data and not keep_widgets:
                 data.pop(WIDGET_VIEW)
                 text = ''.join(data.get('text/plain', ''))
-                if not data or 'it/s]' in text or text.startswith(('HBox(', '  0%')): continue   # a progress bar
+                if not data or PROGRESS.search(text) or text.startswith('HBox('): continue   # a progress bar
             outs.append(o)
         if 'outputs' in c: c.outputs = outs
 
 def machine_paths(nb, needles:list[str]) -> list[str]:
-    "Outputs that name one of `needles` (paths of this machine)."
+    "Outputs that name one of `needles` (paths of this machine), or hold a progress bar frozen in place."
     found = []
     for i, c in enumerate(nb.cells):
         text = json.dumps(c.get('outputs', []))
         found += [f'cell {i}: {n}' for n in needles if n in text]
+        if PROGRESS.search(text): found.append(f'cell {i}: a progress bar (pass progress=False, or quiet the command)')
     return found
 
 def run(path:Path, needles:list[str]) -> list[str]:
@@ -92,7 +94,7 @@ def main():
         os.environ['LESSON8_CACHE'] = cache
         needles = [str(ROOT), str(Path.home()), tempfile.gettempdir() + '/']
         bad = {n: found for n in names if (found := run(NBS/f'{Path(n).stem}.ipynb', needles))}
-    if bad: sys.exit('outputs name paths of this machine (print them relative, or shorten them):\n' +
+    if bad: sys.exit('outputs name paths of this machine (print them relative, or shorten them) or hold progress bars:\n' +
                      '\n'.join(f'  {n}: {f}' for n, fs in bad.items() for f in fs))
 
 if __name__ == '__main__': main()
