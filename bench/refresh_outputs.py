@@ -5,7 +5,8 @@ Each notebook runs in a fresh kernel from `nbs/` (nbclient), skipping the cells 
 `#| notest`, `#| eval: false`), with `LESSON8_DATA` (default ../shared/data) and a throw-away `LESSON8_CACHE`.
 Then: PNGs are re-encoded with a 256-colour palette when that is smaller; progress bars (tqdm widgets) are dropped
 and widget state is kept only for 40_widgets, whose explorers are the point; and the outputs are searched for
-paths of this machine (the checkout, the home folder, the temp folder), which fail the run. Run `nbdev_clean`
+paths of this machine (the checkout, the home folder, the temp folder), for progress bars left frozen in place and
+for figures shown as `<Figure size ...>` text instead of a picture: each of these fails the run. Run `nbdev_clean`
 afterwards (it keeps outputs and, with `allowed_metadata_keys = widgets`, the widget state).
 
     python bench/refresh_outputs.py                  # every notebook
@@ -61,12 +62,15 @@ def tidy(nb, keep_widgets:bool):
         if 'outputs' in c: c.outputs = outs
 
 def machine_paths(nb, needles:list[str]) -> list[str]:
-    "Outputs that name one of `needles` (paths of this machine), or hold a progress bar frozen in place."
+    "Outputs that name one of `needles` (paths of this machine), hold a progress bar frozen in place, or a figure as text."
     found = []
     for i, c in enumerate(nb.cells):
         text = json.dumps(c.get('outputs', []))
         found += [f'cell {i}: {n}' for n in needles if n in text]
         if PROGRESS.search(text): found.append(f'cell {i}: a progress bar (pass progress=False, or quiet the command)')
+        if any(''.join(o.get('data', {}).get('text/plain', '')).startswith('<Figure size') and 'image/png' not in o.get('data', {})
+               for o in c.get('outputs', [])):
+            found.append(f'cell {i}: a figure shown as text, not drawn (import matplotlib.pyplot so the inline backend draws it)')
     return found
 
 def run(path:Path, needles:list[str]) -> list[str]:
@@ -94,7 +98,7 @@ def main():
         os.environ['LESSON8_CACHE'] = cache
         needles = [str(ROOT), str(Path.home()), tempfile.gettempdir() + '/']
         bad = {n: found for n in names if (found := run(NBS/f'{Path(n).stem}.ipynb', needles))}
-    if bad: sys.exit('outputs name paths of this machine (print them relative, or shorten them) or hold progress bars:\n' +
+    if bad: sys.exit('outputs name paths of this machine (print them relative, or shorten them) or hold progress bars or undrawn figures:\n' +
                      '\n'.join(f'  {n}: {f}' for n, fs in bad.items() for f in fs))
 
 if __name__ == '__main__': main()
