@@ -113,7 +113,7 @@ def padding_share(lens:np.ndarray, batches:Sequence[np.ndarray]) -> float:
     "Share of the padded batches' cells that are padding."
     lens = np.asarray(lens)
     cells = sum(len(b) * lens[b].max() for b in batches)
-    return 1 - lens.sum() / cells
+    return float(1 - lens.sum() / cells)
 
 def plot_padding(lens:np.ndarray, bs:int=64, seed:int=0):
     "Bar chart of the padding share of random, mega-batch-sorted and fully sorted batches of `lens`."
