@@ -624,8 +624,8 @@ def _pretrained(pretrained, pretrained_bwd, dirs:list[str], config:dict) -> dict
     for dn, (wgts, vocab) in files.items():                              # weights that do not fit: said now, not after the data
         try: load_fastai_weights(get_language_model(len(load_vocab(vocab)), config), wgts, vocab)
         except (TypeError, ValueError) as e:
-            raise RunValueError(f"{names[dn]}: {e}; build the model these weights fit: --preset paper for fastai's AWD-LSTM, or "
-                                "--set config='{...}' with their sizes") from None
+            raise RunValueError(f"{names[dn]}: {e}; with lesson8 ulmfit that is --preset paper for fastai's AWD-LSTM, or "
+                                "--set config='{...}' with the file's sizes") from None
     return files
 
 def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
