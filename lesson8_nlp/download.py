@@ -84,11 +84,14 @@ def _plain_name(name:str) -> bool:
     "Is `name` a plain file or folder name: not empty, not hidden (`.x`, `.`, `..`), no `/`, `\` or `:` (a drive)?"
     return isinstance(name, str) and bool(name) and not name.startswith('.') and not any(c in name for c in '/\\:\0')
 
+def _suffix(fname:str) -> str:
+    "The archive suffix of `fname` (`.tgz`, `.tar.gz`, ...), or ''."
+    return next((s for s in ARCHIVE_SUFFIXES if fname.lower().endswith(s)), '')
+
 def dataset_name(url:str) -> str:
     "Folder name for the data behind `url`: `imdb_sample` for `.../imdb_sample.tgz`."
     fname = _url_fname(url)
-    name = DATASET_NAMES[url] if url in DATASET_NAMES else next(
-        (fname[:-len(s)] for s in ARCHIVE_SUFFIXES if fname.lower().endswith(s)), fname)
+    name = DATASET_NAMES[url] if url in DATASET_NAMES else fname[:len(fname) - len(_suffix(fname))]
     if not _plain_name(name):
         raise ValueError(f'{url!r} gives the data folder name {name!r}, which is not a plain folder name (empty, hidden, '
                          'or with / \\ or :): pass an archive URL such as URLs.IMDB_SAMPLE')
@@ -476,8 +479,7 @@ def _local_archive(url:str, name:str, adir:Path|None) -> tuple[Path|None, str|No
 def _fetch(url:str, name:str, cache:Path, download:bool|None, checks:dict, looked:str, final:Path) -> Path:
     "The cached download of `url` if it is intact, else a fresh download (checked whole) if allowed."
     fname = _url_fname(url)
-    suffix = next((s for s in ARCHIVE_SUFFIXES if fname.lower().endswith(s)), '')
-    arch, want = cache/'archive'/f'{name}{suffix}', checks.get(url)
+    arch, want = cache/'archive'/f'{name}{_suffix(fname)}', checks.get(url)
     if arch.is_file():
         if want is None or size_md5(arch) == tuple(want):
             if _stamped(final, sha256_file(arch)): return arch   # it built `final`, so it was read whole then
@@ -526,10 +528,6 @@ def untar_data(url:str, # archive URL, e.g. `URLs.IMDB_SAMPLE`
 # %% ../nbs/95_download.ipynb #9e82916b
 DATASET_URLS = {dataset_name(u): u for u in (URLs.IMDB, URLs.IMDB_SAMPLE, URLs.HUMAN_NUMBERS, URLs.WISESIGHT_SENTIMENT,
                                          URLs.WT103_FWD, URLs.WT103_BWD)}  # `lesson8 data` names -> official address
-
-def _suffix(fname:str) -> str:
-    "The archive suffix of `fname` (`.tgz`, `.tar.gz`, ...), or ''."
-    return next((s for s in ARCHIVE_SUFFIXES if fname.lower().endswith(s)), '')
 
 def archive_folder(dest:str|Path|None=None) -> Path:
     "Where `fetch_archives` puts archives: `dest`, else `$LESSON8_DATA` (what `untar_data` reads), else `<cache>/archive`."

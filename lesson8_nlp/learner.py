@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .download import atomic_write, load_state
+from .lm_data import INT_DTYPES, WIDE_UINTS
 from .metrics import AvgLoss, AvgSmoothLoss, Metric, camel2snake, mk_metric
 from .optimizers import (Adam, SuggestedLRs, get_hyper, group_lrs, one_cycle_scheds, one_param_group,
                                     plot_lr_curve, set_hyper, steep, valley)
@@ -122,12 +123,9 @@ def check_targets(pred, yb:tuple) -> None:
                              f"(pred {tuple(pred.shape)}): make its last layer output at least {top + 1} classes")
 
 # %% ../nbs/08_learner.ipynb #b199763a
-_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64)
-_WIDE_UINTS = (torch.uint16, torch.uint32, torch.uint64)  # few torch ops take these (no aminmax, no embedding lookup)
-
 def _index_dtype(b):
     "`b` (a tensor, or tuples/lists of them) with the unsigned types torch can hardly compute with as `int64`."
-    if isinstance(b, Tensor): return b.long() if b.dtype in _WIDE_UINTS else b
+    if isinstance(b, Tensor): return b.long() if b.dtype in WIDE_UINTS else b
     return type(b)(_index_dtype(o) for o in b) if isinstance(b, (list, tuple)) else b
 
 def check_token_ids(
@@ -151,7 +149,7 @@ def first_embedding(model:nn.Module) -> nn.Embedding|None:
 def check_inputs(model:nn.Module, xb:tuple) -> None:
     "Fail clearly when the first input holds token ids that the model's first `nn.Embedding` has no row for."
     emb, x = first_embedding(model), (xb[0] if len(xb) else None)
-    if emb is None or not isinstance(x, Tensor) or x.dtype not in _INT_DTYPES: return
+    if emb is None or not isinstance(x, Tensor) or x.dtype not in INT_DTYPES: return
     check_token_ids(x, emb.num_embeddings, type(model).__name__)
 
 # %% ../nbs/08_learner.ipynb #bd4bdf8d
@@ -205,12 +203,12 @@ class LossNotFinite(FloatingPointError):
     ):
         self.loss, self.epoch, self.step, self.lrs = loss, epoch, step, list(lrs)
         self.lr = self.lrs[-1] if self.lrs else None   # the last group's, as the Recorder records it
-        where = (f'the training loss is {loss} at epoch {epoch}, batch {step}' if step is not None else
-                 f'the validation loss of epoch {epoch} is {loss}')
+        self.where = (f'the training loss is {loss} at epoch {epoch}, batch {step}' if step is not None else
+                      f'the validation loss of epoch {epoch} is {loss}')   # where it happened, for callers' messages
         done = ("training stopped before this batch's backward pass and optimizer step, and before the end of the epoch"
                 if step is not None else "the weights probably overflowed in this epoch's last training steps; training "
                 "stopped before the end of the epoch")
-        super().__init__(f"{where} ({_lrs_text(self.lrs)}): {done} (no after_epoch callback ran, so no checkpoint of it was "
+        super().__init__(f"{self.where} ({_lrs_text(self.lrs)}): {done} (no after_epoch callback ran, so no checkpoint of it was "
                          "written). The learning rate is probably too high: lower it (by 10x, or pick one with lr_find) "
                          "and train again")
     def __reduce__(self): return type(self), (self.loss, self.epoch, self.step, self.lrs)   # picklable, e.g. across processes

@@ -8,6 +8,7 @@ import hashlib, json, math, numbers, os, sys, time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,9 @@ __all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', '
            'RUN_CHECKPOINTS', 'RUN_FILES', 'DIRECTIONS', 'draw_ulmfit_stages', 'ULMFiTPreset', 'spread_lr',
            'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params',
            'resolve_device', 'RunData', 'ulmfit_data', 'subset', 'check_learnable', 'config_digest', 'config_diff',
-           'load_checkpoint', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint', 'resume_epoch',
-           'RunDivergedError', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm',
-           'run_summary']
+           'load_checkpoint', 'check_stamp', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint',
+           'resume_epoch', 'RunDivergedError', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table',
+           'load_run_lm', 'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
@@ -324,7 +325,7 @@ def _clas_train(d:RunData, p:ULMFiTPreset) -> tuple[np.ndarray, torch.Tensor]:
 
 def check_learnable(d:RunData, p:ULMFiTPreset):
     "Refuse, before any training, a run whose data leaves nothing to learn or nothing to score."
-    if not [t for t in d.vocab if t not in text_spec_tok and t != FAKE_TOK]:
+    if not any(t not in text_spec_tok and t != FAKE_TOK for t in d.vocab):
         raise RunValueError(f"the vocab holds only the {len(text_spec_tok)} special tokens (min_freq {p.min_freq}, max_vocab "
                             f"{p.max_vocab}): every word would be xxunk and the scores meaningless; raise max_vocab or lower min_freq")
     tr, ytr = _clas_train(d, p)
@@ -365,6 +366,10 @@ def _stamp(config:dict) -> dict:
 def load_checkpoint(file:str|Path, config:dict, map_location:str|torch.device='cpu') -> dict:
     "Checkpoint `file` (read with `load_state`), refused unless it carries the digest of the run's `config`."
     with run_errors(): state = load_state(file, map_location, 'a lesson8 ulmfit checkpoint')
+    return check_stamp(state, file, config)
+
+def check_stamp(state:dict, file:str|Path, config:dict) -> dict:
+    "`state` (read from `file`) if it carries the digest of the run's `config`; else a `RunValueError` naming what differs."
     if state.get('config_digest') != config_digest(config):
         try: old = json.loads(state.get('config'))
         except (TypeError, ValueError): old = None
@@ -520,8 +525,7 @@ def _fit_stage(run:RunState, stage:str, learn, n_epoch:int, start:int, fit:Calla
     if start < n_epoch:
         try: fit(start)
         except LossNotFinite as e:                                       # stopped at the step: no checkpoint of that epoch
-            where = f'training loss is {e.loss} at epoch {e.epoch}, batch {e.step}' if e.step is not None else f'validation loss of epoch {e.epoch} is {e.loss}'
-            raise RunDivergedError(f"stage {stage} diverged: its {where} (learning rate {e.lr:.3g}); nothing of that epoch was saved. Lower the preset's {lr_name} "
+            raise RunDivergedError(f"stage {stage} diverged: {e.where} (learning rate {e.lr:.3g}); nothing of that epoch was saved. Lower the preset's {lr_name} "
                                    f"(--set {lr_name.split('[')[0]}=...) and run in another out folder (this one keeps its configuration)") from None
         metrics = final_metrics(learn)
     else: metrics = load_checkpoint(ckpt, run.config)['metrics']             # stopped before recording
@@ -578,7 +582,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
     learn = text_classifier_learner(dls, d.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
                                     backwards=bw, seq_len=p.seq_len, max_len=p.max_len, cbs=cbs, progress=progress)
     if not ablation:                                                    # the encoder of this run's language model, and no other
-        load_checkpoint(run.out/f'enc_{dirn}.pth', run.config); learn.load_encoder(run.out/f'enc_{dirn}.pth')
+        enc = run.out/f'enc_{dirn}.pth'; learn.load_encoder(enc, check=partial(check_stamp, file=enc, config=run.config))
     for k, step in enumerate(steps):
         stage, prev = f'{kind}_{dirn}_{k + 1}', (f'{kind}_{dirn}_{k}' if k else None)
         if stage in run.done: continue

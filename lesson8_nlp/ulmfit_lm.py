@@ -5,7 +5,7 @@
 # %% ../nbs/20_ulmfit_lm.ipynb #cfd53971
 from __future__ import annotations
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -104,9 +104,12 @@ def save_encoder(encoder:nn.Module, vocab:Sequence[str], file:str|Path, meta:dic
     with atomic_write(file) as f: torch.save(state, f)
     return Path(file)
 
-def load_encoder(encoder:nn.Module, vocab:Sequence[str], file:str|Path) -> nn.Module:
+def load_encoder(encoder:nn.Module, vocab:Sequence[str], file:str|Path,
+                 check:Callable[[dict], object]|None=None, # also run on the file's contents first, e.g. a run's digest check
+                ) -> nn.Module:
     "Load a `save_encoder` file into `encoder`, checking it was trained on `vocab` and has the same shapes."
     state = load_state(file, what='an encoder file')     # refuses missing, damaged, non-dict and NaN files
+    if check is not None: check(state)
     if not ({'encoder', 'vocab'} <= set(state) and isinstance(state['encoder'], dict)):
         raise ValueError(f"{file} is not an encoder file written by save_encoder (it holds the keys {list(state)[:5]})")
     theirs = check_tokens(state['vocab'], f"the vocab in {file}")
@@ -151,9 +154,9 @@ class TextLearner(Learner):
         enc = self.model[0]
         return getattr(enc, 'module', enc)
     def save_encoder(self, file:str|Path, meta:dict|None=None) -> Path: return save_encoder(self.encoder, self.vocab, file, meta)
-    def load_encoder(self, file:str|Path):
-        "Load an encoder saved by `save_encoder`; it must come from a model with this vocab."
-        load_encoder(self.encoder, self.vocab, file); self.model.reset()
+    def load_encoder(self, file:str|Path, check:Callable[[dict], object]|None=None):
+        "Load an encoder saved by `save_encoder`; it must come from a model with this vocab (and pass `check`)."
+        load_encoder(self.encoder, self.vocab, file, check); self.model.reset()
         return self
 
     def numericalize(self, text:str) -> Tensor:
