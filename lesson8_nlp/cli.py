@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['DEBUG_ENV', 'REFUSED', 'FAILED', 'EXPECTED', 'NUMBERS_CLI_MODELS', 'error_line', 'OneLineParser', 'exit_status',
-           'failure_line', 'visible', 'cmd_tokenize', 'cmd_numbers', 'cmd_ulmfit', 'cmd_data', 'build_parser', 'main']
+           'failure_line', 'visible', 'cmd_tokenize', 'cmd_numbers', 'cmd_ulmfit', 'cmd_data', 'cmd_curve',
+           'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #95afd1eb
 import argparse
@@ -142,6 +143,38 @@ def cmd_data(args: argparse.Namespace) -> int:
     print(f"{dest/'SHA256SUMS'} lists {len(read_sha256sums(dest/'SHA256SUMS'))} files")
     return 0
 
+# %% ../nbs/90_cli.ipynb #988ae290
+from .label_curve import CURVE_LABELS
+
+def _label_count(s: str) -> int | str:
+    "An argparse `type` for `--labels`: an integer of at least 2, or 'all'."
+    return 'all' if s == 'all' else _int_arg(2)(s)
+
+def _positive_float(s: str) -> float:
+    "An argparse `type`: a finite number above 0."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f'expected a number, got {s!r}') from None
+    if not 0 < v < float('inf'): raise argparse.ArgumentTypeError(f'expected a number above 0, got {s}')
+    return v
+
+def cmd_curve(args: argparse.Namespace) -> int:
+    "Run (or resume) the label-budget curve and print its tables of test accuracy and macro-F1."
+    import torch
+    from lesson8_nlp.label_curve import CurveSettings, curve_table, run_curve
+    if args.threads: torch.set_num_threads(args.threads)
+    s = CurveSettings(scratch_lr=args.scratch_lr, min_batches=args.min_batches, direction=args.direction)
+    out = Path(args.out or (f'runs/curve_{Path(args.lm).name}' if args.lm else f'runs/curve_{args.data}'))
+    rep = run_curve(args.data, args.labels, args.seeds, args.lm, args.preset, out, s, args.device,
+                    lm_overrides=dict(args.set or []))        # a refusal or a failure: `main` prints it as one line
+    lm = rep['lm_stage']
+    print(f"{rep['data']}: language model {rep['lm']} (perplexity {lm.get('perplexity')}); "
+          f"{rep['train_docs']:,} training and {rep['test_docs']:,} test documents; device {rep['device']}")
+    for metric in ('accuracy', 'macro_f1'):
+        print(f"\ntest {metric} (median over {args.seeds} seed(s); spread = max - min):")
+        print(curve_table(rep, metric).to_string())
+    print(f"\npoints took {rep['points_wall_s']:.0f}s in all; report: {out/'report.json'}")
+    return 0
+
 # %% ../nbs/90_cli.ipynb #bf3405b7
 def build_parser() -> argparse.ArgumentParser:
     "The `lesson8` argument parser, one subparser per job; usage errors are one line."
@@ -177,6 +210,23 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--set', type=_preset_value, action='append', metavar='KEY=VALUE',
                    help='change a preset value, e.g. --set lm_docs=null --set lm_epochs=2 (JSON values)')
     u.set_defaults(func=cmd_ulmfit)
+    c = sub.add_parser('curve', help='the label-budget curve: ULMFiT vs a random start vs NBSVM, per number of labels')
+    c.add_argument('--lm', default=None, metavar='DIR', help='a lesson8 ulmfit run folder whose language model to use '
+                   '(default: train one in OUT/lm)')
+    c.add_argument('--data', choices=['sample', 'imdb', 'wisesight'], default='sample', help='the dataset, without --lm')
+    c.add_argument('--preset', choices=['tiny', 'cpu', 'paper'], default='cpu', help="the language model's preset, without --lm")
+    c.add_argument('--set', type=_preset_value, action='append', metavar='KEY=VALUE',
+                   help='change a preset value of the language model trained here, e.g. --set lm_epochs=2')
+    c.add_argument('--labels', nargs='+', type=_label_count, default=list(CURVE_LABELS),
+                   help=f"label counts (default {' '.join(map(str, CURVE_LABELS))}; 'all' for every training label)")
+    c.add_argument('--seeds', type=_int_arg(1), default=3, help='seeds 0 .. N-1, each its own subset and start (default 3)')
+    c.add_argument('--direction', choices=['fwd', 'bwd'], default='fwd', help="which of the run's language models")
+    c.add_argument('--scratch-lr', type=_positive_float, default=5e-3, help='learning rate of the random-init classifier')
+    c.add_argument('--min-batches', type=_int_arg(1), default=100, help='stretch every schedule to at least this many batches')
+    c.add_argument('--out', default=None, help='sweep folder (default runs/curve_<lm folder or data>); re-run to resume')
+    c.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    c.add_argument('--threads', type=_int_arg(0), default=0, help='torch CPU threads (default: torch decides)')
+    c.set_defaults(func=cmd_curve)
     d = sub.add_parser('data', help="download datasets' archives into a folder, verified, with its SHA256SUMS")
     d.add_argument('names', nargs='*', metavar='NAME', help=f"datasets: {', '.join(DATASET_URLS)} (none: every file --sums lists)")
     d.add_argument('--dest', default=None, metavar='DIR', help='folder to fill (default: $LESSON8_DATA, else <cache>/archive)')
@@ -185,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--quiet', action='store_true', help='no progress bars')
     d.set_defaults(func=cmd_data)
     p.add_argument('--debug', action='store_true', help=f'show the traceback of a failure (or set {DEBUG_ENV}=1)')
-    for s in (t, n, u, d): s.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    for s in (t, n, u, c, d): s.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 def main(argv: Sequence[str] | None = None) -> int:

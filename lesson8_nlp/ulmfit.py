@@ -39,8 +39,8 @@ __all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', '
            'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params',
            'resolve_device', 'RunData', 'ulmfit_data', 'subset', 'check_learnable', 'config_digest', 'config_diff',
            'load_checkpoint', 'check_stamp', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint',
-           'resume_epoch', 'RunDivergedError', 'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table',
-           'load_run_lm', 'run_summary']
+           'resume_epoch', 'RunDivergedError', 'score_docs', 'probs_scores', 'run_ulmfit', 'peak_rss_mb',
+           'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
@@ -594,16 +594,24 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
     if test not in run.done and rank_distrib() == 0:                            # torchrun: rank 0 alone predicts
         t0 = time.perf_counter()
         resume_epoch(learn, ckpt, run.config, '', f'{kind}_{dirn}_{len(steps)}')   # the weights after the last step
-        test_dl = ClasDataLoader(numericalize_corpus(c, d.vocab, te, backwards=bw), d.y_test, bs=p.clas_bs, seq_len=p.seq_len,
-                                 max_len=p.max_len, device=device)
-        probs, ys = learn.get_preds(test_dl)                                     # in the loader's (length) order
-        order = torch.as_tensor(np.concatenate(test_dl.batches()))
-        back = torch.empty_like(probs); back[order] = probs                      # back to the test set's order
+        probs = score_docs(learn, d, te, d.y_test, p, device)
         with atomic_write(run.out/f'probs_{"ablation_" if ablation else ""}{dirn}.pt') as f:
-            torch.save({'probs': back, 'targets': d.y_test, **_stamp(run.config)}, f)
-        run.finish(test, wall_s=round(time.perf_counter() - t0, 1), accuracy=round(probs_accuracy(probs, ys), 4),
-                   macro_f1=round(macro_f1(probs.argmax(1).numpy(), ys.numpy(), len(d.classes)), 4), n=len(te))
+            torch.save({'probs': probs, 'targets': d.y_test, **_stamp(run.config)}, f)
+        run.finish(test, wall_s=round(time.perf_counter() - t0, 1), **probs_scores(probs, d.y_test, len(d.classes)), n=len(te))
     run.sync()
+
+def score_docs(learn, d:RunData, idxs:np.ndarray, labels:torch.Tensor, p:ULMFiTPreset, device=None) -> torch.Tensor:
+    "Class probabilities of the documents `idxs` of `d.corpus`, in `idxs`' order: sorted padded batches, no gradients."
+    dl = ClasDataLoader(numericalize_corpus(d.corpus, d.vocab, idxs, backwards=learn.backwards), labels, bs=p.clas_bs,
+                        seq_len=p.seq_len, max_len=p.max_len, device=device)
+    probs, _ = learn.get_preds(dl)                                               # in the loader's (length) order
+    back = torch.empty_like(probs); back[torch.as_tensor(np.concatenate(dl.batches()))] = probs
+    return back                                                                  # back to the order of `idxs`
+
+def probs_scores(probs:torch.Tensor, targets:torch.Tensor, n_classes:int) -> dict:
+    "Accuracy and macro-F1 of the most probable class, rounded to 4 places."
+    return dict(accuracy=round(probs_accuracy(probs, targets), 4),
+                macro_f1=round(macro_f1(probs.argmax(1).numpy(), targets.numpy(), n_classes), 4))
 
 def _pretrained(pretrained, pretrained_bwd, dirs:list[str], config:dict) -> dict:
     "Each direction's (weights, vocab) files, found (or, for 'wt103', fetched) and tried in a `config` model before any data is read; or None."
@@ -705,8 +713,8 @@ def write_report(run:RunState, d:RunData, direction:str, device:torch.device, da
     if len(done) == 2:
         pf, pb = (load_checkpoint(run.out/f'probs_{dn}.pt', run.config) for dn in ('fwd', 'bwd'))
         ens = ensemble_probs(pf['probs'], pb['probs'])
-        acc['ensemble'] = round(probs_accuracy(ens, pf['targets']), 4)
-        f1['ensemble'] = round(macro_f1(ens.argmax(1).numpy(), pf['targets'].numpy(), len(d.classes)), 4)
+        sc = probs_scores(ens, pf['targets'], len(d.classes))
+        acc['ensemble'], f1['ensemble'] = sc['accuracy'], sc['macro_f1']
     abl = [dn for dn in ('fwd', 'bwd') if f'ablation_test_{dn}' in run.done]
     ablation = {dn: dict(**{k: run.done[f'ablation_test_{dn}'][k] for k in ('accuracy', 'macro_f1')}, wall_s=round(sum(
         v['wall_s'] for k, v in run.done.items() if k.startswith(f'ablation_{dn}_') or k == f'ablation_test_{dn}'), 1)) for dn in abl}
@@ -760,12 +768,16 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
     return learn
 
 # %% ../nbs/22_ulmfit_run.ipynb #817054c6
+def machine_line(res:dict) -> str:
+    "The machine, threads, wall time and peak memory of a run saved by `bench/save_run.py`, as one line."
+    return (f"{res['cpu']}, {res['cores']} cores, {res['report']['threads']} torch threads: "
+            f"{res['wall_s'] / 60:.1f} min wall in all, peak RSS {res['peak_rss_mb'] / 1024:.2f} GB")
+
 def run_summary(res:dict) -> str:
     "How a run saved by `bench/save_run.py` was made, what its language models reached and the text they generated."
     rep = res['report']
     lms = [k for k in rep['stages'] if k in ('lm_fwd', 'lm_bwd')]
-    lines = [f"$ {res['command']}", f"{res['cpu']}, {res['cores']} cores, {rep['threads']} torch threads: "
-             f"{res['wall_s'] / 60:.1f} min wall in all, peak RSS {res['peak_rss_mb'] / 1024:.2f} GB"]
+    lines = [f"$ {res['command']}", machine_line(res)]
     lines += [f"{k}: {rep['stages'][k]['lm_train_tokens'] / 1e6:.1f}M training tokens, valid accuracy "
               f"{rep['stages'][k]['accuracy']:.3f}, perplexity {rep['stages'][k]['perplexity']:.0f}, "
               f"{rep['stages'][k]['wall_s'] / 60:.1f} min" for k in lms]
