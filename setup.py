@@ -17,6 +17,7 @@ requirements = [
     'sentencepiece>=0.1.99',
     'pythainlp>=5',
     'ipywidgets>=8',
+    'fastcore>=1.5,<2',  # L, first, coll_repr, range_of, Path.ls for `from lesson8_nlp.all import *` (nbdev needs it too)
 ]
 # nbdev 3 refuses settings.ini; nbdev 2.4.x + execnb<0.2 + fastcore<2 is the set that resolves cleanly.
 dev_requirements = [

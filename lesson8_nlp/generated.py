@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .awd_lstm import AWD_LSTM
 from .baselines import tfidf_nbsvm_baseline
 from .learner import MixedPrecision, set_seed
 from .text_rules import BOS, check_int
@@ -83,7 +84,7 @@ def detect_ulmfit(lm:LMLearner, # the language model that wrote the fakes (`load
     dls = clas_dataloaders(ids(tr), ytr, ids(te), yte, lm.vocab, ['real', 'generated'], bs=bs, seq_len=p.seq_len,
                            max_len=p.max_len, device=torch.device('cpu'))
     set_seed(seed)
-    clas = text_classifier_learner(dls, lm.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=lm.tokenizer,
+    clas = text_classifier_learner(dls, AWD_LSTM, config=clas_config(p.config), pretrained=False, drop_mult=p.clas_drop_mult, tokenizer=lm.tokenizer,
                                    seq_len=p.seq_len, max_len=p.max_len, progress=False,
                                    cbs=[MixedPrecision()] if p.amp else [])
     clas.encoder.load_state_dict(lm.encoder.state_dict())

@@ -15,6 +15,7 @@ import torch
 from matplotlib.axes import Axes
 from tqdm.auto import tqdm
 
+from .awd_lstm import AWD_LSTM
 from .baselines import baseline_report
 from .download import atomic_write
 from .learner import Callback, CancelValidException, MixedPrecision, set_seed
@@ -99,10 +100,10 @@ def train_point(d:RunData, # the LM run's data (`ulmfit_data`): corpus, vocab, l
     docs = numericalize_corpus(d.corpus, d.vocab, tr, backwards=bw)
     dls = clas_dataloaders(docs, ytr, docs[:2], ytr[:2], d.vocab, d.classes, bs=bs, seq_len=p.seq_len, max_len=p.max_len,
                            device=device)                                 # (the validation loader is never read)
-    learn = text_classifier_learner(dls, d.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
+    learn = text_classifier_learner(dls, AWD_LSTM, config=clas_config(p.config), pretrained=False, drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
                                     backwards=bw, seq_len=p.seq_len, max_len=p.max_len, metrics=(),
                                     cbs=[SkipValidation(), *(cbs or [])], progress=False)
-    if encoder is not None: learn.load_encoder(encoder, check=check)
+    if encoder is not None: learn.load_encoder(Path(encoder).absolute(), check=check)   # not under learn.path/models
     for st in steps:
         learn.freeze_to(st.freeze_to)
         learn.fit_one_cycle(st.epochs, spread_lr(st, p.lr_spread if encoder is not None else 1.0))

@@ -27,8 +27,8 @@ __all__ = ['EVENTS', 'BF16_CPU_FLAGS', 'set_seed', 'default_device', 'to_device'
            'CancelEpochException', 'CancelTrainException', 'CancelValidException', 'CancelBatchException', 'Callback',
            'run_cbs', 'check_targets', 'check_token_ids', 'first_embedding', 'check_inputs', 'CallbackHost',
            'LossNotFinite', 'BasicLearner', 'format_time', 'Recorder', 'ProgressCallback', 'ParamScheduler', 'LRFinder',
-           'save_model', 'load_model', 'Learner', 'cross_entropy_flat', 'ModelResetter', 'RNNCallback',
-           'RNNRegularizer', 'rnn_cbs', 'GradientClip', 'cpu_flags', 'bf16_supported', 'bf16_lstm_works',
+           'save_model', 'load_model', 'Learner', 'cross_entropy_flat', 'CrossEntropyLossFlat', 'ModelResetter',
+           'RNNCallback', 'RNNRegularizer', 'rnn_cbs', 'GradientClip', 'cpu_flags', 'bf16_supported', 'bf16_lstm_works',
            'MixedPrecision']
 
 # %% ../nbs/08_learner.ipynb #bc376321
@@ -535,10 +535,13 @@ class Learner(BasicLearner):
         moms:tuple=(0.95, 0.85, 0.95), # momentum cycle of `fit_one_cycle`
         train_bn:bool=True, # keep normalisation layers trainable in frozen groups
         progress:bool=True, # show progress bars and the per-epoch table
+        path:str|Path|None=None, # where `save`, `load` and `export` put their files (default: `dls.path`, else '.')
+        model_dir:str|Path='models', # ... `save` and `load` in this folder of `path`, as fastai does
     ):
         default_cbs = [Recorder()] + ([ProgressCallback()] if progress else [])
         super().__init__(dls, model, loss_func, opt_func, lr, splitter, default_cbs + _listify(cbs), metrics, wd)
-        self.moms, self.train_bn = moms, train_bn
+        self.moms, self.train_bn, self.model_dir = moms, train_bn, Path(model_dir)
+        self.path = Path(getattr(dls, 'path', '.') if path is None else path)
 
     def fit_one_cycle(self,
         n_epoch:int, # number of epochs
@@ -584,17 +587,29 @@ class Learner(BasicLearner):
         mp = getattr(self, 'mixed_precision', None)          # a MixedPrecision callback registers under this name
         return nullcontext() if mp is None else mp.autocast()
 
+    def model_file(self, file:str|Path) -> Path:
+        "Where `save(file)` writes: `path/model_dir/file.pth` as in fastai (a name with a suffix keeps it; an absolute path stays)."
+        file = Path(file)
+        return self.path/self.model_dir/(file if file.suffix else file.with_name(file.name + '.pth'))
     def save(self, file:str|Path, with_opt:bool=True) -> Path:
-        "Atomically save the model (and the optimizer state) to `file`."
-        return save_model(file, self.model, self.opt if with_opt else None)
+        "Atomically save the model (and the optimizer state) to `model_file(file)`; the folder is made if needed."
+        return save_model(self.model_file(file), self.model, self.opt if with_opt else None)
     def load(self,
-        file:str|Path, # a checkpoint written by `save`
+        file:str|Path, # a name given to `save` (or the path it returned)
         with_opt:bool=True, # also load the optimizer state
         strict:bool=True, # the checkpoint's keys must match the model's exactly
     ):
         "Load a checkpoint written by `save` into the model (and the optimizer)."
         if with_opt and self.opt is None: self.create_opt()
-        load_model(file, self.model, self.opt if with_opt else None, strict=strict)
+        load_model(self.model_file(file), self.model, self.opt if with_opt else None, strict=strict)
+        return self
+    def to_fp16(self):
+        "fastai's `to_fp16`: train in half precision where the device has it (a bf16 autocast: `MixedPrecision()`); else fp32."
+        if getattr(self, 'mixed_precision', None) is None: self.add_cb(MixedPrecision())
+        return self
+    def to_fp32(self):
+        "Undo `to_fp16`: train in fp32."
+        if (mp := getattr(self, 'mixed_precision', None)) is not None: self.remove_cb(mp)
         return self
 
     def lr_find(self,
@@ -625,6 +640,15 @@ class Learner(BasicLearner):
 def cross_entropy_flat(inp:Tensor, targ:Tensor, **kwargs) -> Tensor:
     "Cross-entropy with the class scores in the last dimension of `inp`, for any leading shape."
     return F.cross_entropy(inp.reshape(-1, inp.shape[-1]), targ.reshape(-1), **kwargs)  # (N, vocab) vs (N,)
+
+class CrossEntropyLossFlat:
+    "fastai's `CrossEntropyLossFlat()`: `cross_entropy_flat` as an object, with the `activation` (softmax) and `decodes` (argmax) `predict` uses."
+    def __init__(self, axis:int=-1, **kwargs): self.axis, self.kwargs = axis, kwargs
+    def __call__(self, inp:Tensor, targ:Tensor) -> Tensor: return cross_entropy_flat(inp.transpose(self.axis, -1), targ, **self.kwargs)
+    def activation(self, x:Tensor) -> Tensor: return F.softmax(x, dim=self.axis)
+    def decodes(self, x:Tensor) -> Tensor: return x.argmax(dim=self.axis)
+    def __repr__(self): return f'FlattenedLoss of CrossEntropyLoss()'
+
 
 # %% ../nbs/08_learner.ipynb #72ade1d2
 class ModelResetter(Callback):

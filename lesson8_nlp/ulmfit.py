@@ -29,7 +29,7 @@ from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
                                            probs_accuracy, step_lr, text_classifier_learner, ClasDataLoader,
                                            clas_config)
-from .awd_lstm import awd_lstm_lm_config, get_language_model, load_fastai_weights, load_vocab
+from .awd_lstm import AWD_LSTM, awd_lstm_lm_config, get_language_model, load_fastai_weights, load_vocab
 from .ulmfit_lm import (IMDB_LM_FOLDERS, awd_lstm_tiny_config, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders,
                                    numericalize_corpus, pretrained_files, split_idxs)
 
@@ -541,7 +541,7 @@ def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:lis
                          numericalize_corpus(d.corpus, d.vocab, lm_va, backwards=bw), d.vocab, bs=p.lm_bs, seq_len=p.seq_len,
                          device=device)
     if distributed(): dls.train, dls.valid = LMRowShard(dls.train), LMRowShard(dls.valid)   # torchrun: each rank its rows
-    learn = language_model_learner(dls, d.vocab, config=p.config, drop_mult=p.lm_drop_mult, pretrained=pretrained,
+    learn = language_model_learner(dls, AWD_LSTM, config=p.config, drop_mult=p.lm_drop_mult, pretrained=pretrained,
                                    tokenizer=d.tokenizer, backwards=bw, cbs=cbs, progress=progress)
     if pretrained is not None:                           # the lesson: one epoch with only the last group (frozen), ...
         prev = f'lm_{dirn}_frozen'
@@ -554,7 +554,7 @@ def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:lis
     def fit(start): learn.fit_one_cycle(p.lm_epochs, p.lm_lr, start_epoch=start, cbs=EpochCheckpoint(ckpt, stage, run.config))
     def after() -> dict:
         if rank_distrib() != 0: return {}                # torchrun: rank 0 saves and generates; the others read its record
-        learn.save_encoder(run.out/f'enc_{dirn}.pth', meta=_stamp(run.config))   # the run's digest, checked when loaded
+        learn.save_encoder((run.out/f'enc_{dirn}.pth').absolute(), meta=_stamp(run.config))   # the run's digest, checked when loaded
         return dict(lm_train_tokens=int(dls.train.lens.sum()),
                     generated=None if bw else learn.predict(d.prompt, 40, temperature=0.75))
     _fit_stage(run, stage, learn, p.lm_epochs, resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
@@ -579,10 +579,10 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
                            numericalize_corpus(c, d.vocab, va, backwards=bw), yva, d.vocab, d.classes,
                            bs=p.clas_bs, seq_len=p.seq_len, max_len=p.max_len, device=device)
     if distributed(): dls.train, dls.valid = BatchShard(dls.train), BatchShard(dls.valid, even=False)   # torchrun: each rank its batches
-    learn = text_classifier_learner(dls, d.vocab, config=clas_config(p.config), drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
+    learn = text_classifier_learner(dls, AWD_LSTM, config=clas_config(p.config), pretrained=False, drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
                                     backwards=bw, seq_len=p.seq_len, max_len=p.max_len, cbs=cbs, progress=progress)
     if not ablation:                                                    # the encoder of this run's language model, and no other
-        enc = run.out/f'enc_{dirn}.pth'; learn.load_encoder(enc, check=partial(check_stamp, file=enc, config=run.config))
+        enc = (run.out/f'enc_{dirn}.pth').absolute(); learn.load_encoder(enc, check=partial(check_stamp, file=enc, config=run.config))
     for k, step in enumerate(steps):
         stage, prev = f'{kind}_{dirn}_{k + 1}', (f'{kind}_{dirn}_{k}' if k else None)
         if stage in run.done: continue
@@ -597,6 +597,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
         probs = score_docs(learn, d, te, d.y_test, p, device)
         with atomic_write(run.out/f'probs_{"ablation_" if ablation else ""}{dirn}.pt') as f:
             torch.save({'probs': probs, 'targets': d.y_test, **_stamp(run.config)}, f)
+        if not ablation: learn.export((run.out/f'export_{dirn}.pth').absolute())   # for load_learner / lesson8 predict
         run.finish(test, wall_s=round(time.perf_counter() - t0, 1), **probs_scores(probs, d.y_test, len(d.classes)), n=len(te))
     run.sync()
 
@@ -604,9 +605,7 @@ def score_docs(learn, d:RunData, idxs:np.ndarray, labels:torch.Tensor, p:ULMFiTP
     "Class probabilities of the documents `idxs` of `d.corpus`, in `idxs`' order: sorted padded batches, no gradients."
     dl = ClasDataLoader(numericalize_corpus(d.corpus, d.vocab, idxs, backwards=learn.backwards), labels, bs=p.clas_bs,
                         seq_len=p.seq_len, max_len=p.max_len, device=device)
-    probs, _ = learn.get_preds(dl)                                               # in the loader's (length) order
-    back = torch.empty_like(probs); back[torch.as_tensor(np.concatenate(dl.batches()))] = probs
-    return back                                                                  # back to the order of `idxs`
+    return learn.get_preds(dl)[0]                                                # back in the order of `idxs`
 
 def probs_scores(probs:torch.Tensor, targets:torch.Tensor, n_classes:int) -> dict:
     "Accuracy and macro-F1 of the most probable class, rounded to 4 places."
@@ -762,8 +761,8 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
     tkn = _word_tokenizer(config['data'])                                   # the one the run's data was tokenized with
     ids = torch.arange(2 * p.seq_len + 2) % len(vocab)                   # placeholder data: predict needs none
     dls = lm_dataloaders([ids], [ids], vocab, bs=1, seq_len=p.seq_len, device=resolve_device(device))
-    learn = language_model_learner(dls, vocab, config=p.config, drop_mult=p.lm_drop_mult, tokenizer=tkn, backwards=dirn == 'bwd',
-                                   cbs=[MixedPrecision()] if p.amp else [], progress=False)
+    learn = language_model_learner(dls, AWD_LSTM, config=p.config, drop_mult=p.lm_drop_mult, tokenizer=tkn, backwards=dirn == 'bwd',
+                                   pretrained=False, cbs=[MixedPrecision()] if p.amp else [], progress=False)
     learn.model.load_state_dict(load_checkpoint(out/f'lm_{dirn}.ckpt.pth', config)['model'])
     return learn
 

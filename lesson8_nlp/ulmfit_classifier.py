@@ -14,18 +14,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .awd_lstm import AWD_LSTM, SequentialRNN, awd_lstm_clas_config
+from .awd_lstm import AWD_LSTM, SequentialRNN, awd_lstm_clas_config, awd_lstm_lm_config, get_language_model, load_fastai_weights
 from .learner import DataLoaders, rnn_cbs
 from .metrics import accuracy
-from .tokenizers import Tokenizer
-from .ulmfit_lm import TextLearner
+from .corpus import tokenize_texts
+from .tokenizers import Tokenizer, check_texts
+from .text_rules import check_int
+from .ulmfit_lm import TextLearner, _arch_vocab, _pretrained_choice, numericalize_corpus, pretrained_files
 
 # %% auto #0
 __all__ = ['CLAS_SIZE_KEYS', 'UnfreezeStep', 'LESSON_UNFREEZE', 'parent_label', 'folder_labels', 'pad_chunks', 'sorted_batches',
            'ClasDataLoader', 'padding_share', 'plot_padding', 'SentenceEncoder', 'masked_concat_pool', 'lin_bn_drop',
            'PoolingLinearClassifier', 'get_text_classifier', 'clas_config', 'awd_lstm_clas_split', 'clas_dataloaders',
-           'TextClassifierLearner', 'text_classifier_learner', 'step_lr', 'unfreeze_step', 'gradual_unfreeze',
-           'ensemble_probs', 'probs_accuracy']
+           'texts_dl', 'TextClassifierLearner', 'text_classifier_learner', 'step_lr', 'unfreeze_step',
+           'gradual_unfreeze', 'ensemble_probs', 'probs_accuracy']
 
 # %% ../nbs/21_ulmfit_classifier.ipynb #8889ae5e
 def parent_label(path:str|Path) -> str:
@@ -218,45 +220,93 @@ def clas_dataloaders(train_docs:Sequence[Tensor], train_y:Tensor, # numericalize
     dls.vocab, dls.classes = list(vocab), list(classes)
     return dls
 
+def texts_dl(texts:Sequence[str], # raw texts to classify
+             vocab:Sequence[str], tokenizer:Tokenizer, # how the training texts were numericalized and tokenized
+             backwards:bool=False, # reverse them (a backward model)
+             bs:int=64, seq_len:int=72, max_len:int|None=None, # the classifier's batches
+             n_workers:int|None=None, # tokenizing processes (small inputs are tokenized here)
+             progress:bool=False) -> ClasDataLoader:
+    "Sorted padded batches of raw `texts` for `get_preds` (labels all 0): fastai's `test_dl`."
+    texts = check_texts(texts, 'texts')
+    if not texts: raise ValueError("texts is empty: pass at least one text to classify")
+    blank = next((i for i, t in enumerate(texts) if not t.strip()), None)
+    if blank is not None: raise ValueError(f"texts[{blank}] is empty ({texts[blank]!r}): nothing to classify; drop it first")
+    corpus = tokenize_texts(texts, tokenizer.tok, tokenizer.rules, n_workers=n_workers, progress=progress)
+    docs = numericalize_corpus(corpus, vocab, backwards=backwards)
+    return ClasDataLoader(docs, torch.zeros(len(docs), dtype=torch.long), bs, seq_len, max_len=max_len)
+
 class TextClassifierLearner(TextLearner):
-    "`TextLearner` for a classifier: `get_preds` and `predict`."
-    def get_preds(self, dl=None) -> tuple[Tensor, Tensor]:
-        "Probabilities (n, n_class) and targets (n,) over `dl` (default: the validation set), in the loader's order."
+    "`TextLearner` for a classifier: `get_preds`, `predict` and `predict_texts`."
+    def get_preds(self, dl=None, reorder:bool=True) -> tuple[Tensor, Tensor]:
+        "Probabilities (n, n_class) and targets (n,) over `dl` (default: the validation set), in the documents' order (as fastai's `reorder`)."
+        dl = self.dls.valid if dl is None else dl
         self.model.eval(); probs, ys = [], []
         dev = next(self.model.parameters()).device
         with self.autocast(), torch.no_grad():                  # bf16 when the learner trains in it
-            for x, y in (self.dls.valid if dl is None else dl):
+            for x, y in dl:
                 probs.append(F.softmax(self.model(x.to(dev))[0].float(), -1).cpu()); ys.append(y.cpu())
-        return torch.cat(probs), torch.cat(ys)
+        probs, ys = torch.cat(probs), torch.cat(ys)
+        if reorder and isinstance(dl, ClasDataLoader) and not dl.shuffle:   # batches came sorted by length: undo that
+            at = torch.as_tensor(np.concatenate(dl.batches()))
+            probs, ys = probs.new_empty(probs.shape).index_copy_(0, at, probs), ys.new_empty(ys.shape).index_copy_(0, at, ys)
+        return probs, ys
 
-    def predict(self, text:str) -> tuple[str, Tensor]:
-        "The class of `text` and the probability of each class."
+    def predict(self, text:str) -> tuple[str, Tensor, Tensor]:
+        "fastai's `(label, index, probabilities)` for `text`."
         ids = self.numericalize(text)
         if len(ids) <= 1: raise ValueError("the review is empty: nothing to classify")
-        max_len = getattr(self.dls.valid, 'max_len', None)
-        if max_len is not None: ids = ids[-max_len:]                 # as the data loader cut the reviews
+        max_len = self.model[0].max_len
+        if max_len is not None: ids = ids[-max_len:]                 # as `texts_dl` (and the run's loaders) cut them
         self.model.eval()
         with self.autocast(), torch.no_grad(): p = F.softmax(self.model(ids[None].to(next(self.model.parameters()).device))[0][0].float(), -1).cpu()
-        return self.classes[int(p.argmax())], p
+        return self.classes[int(p.argmax())], p.argmax(), p
 
-def text_classifier_learner(dls:DataLoaders, # `clas_dataloaders`
-                            vocab:Sequence[str], # the language model's vocab
+    def export(self, fname:str|Path='export.pth') -> Path:
+        "fastai's `learn.export()`: one file at `path/fname` for `load_learner` (the `inference` module)."
+        from lesson8_nlp.inference import export_learner               # that module builds on this one
+        return export_learner(self, fname)
+
+    def predict_texts(self, texts:Sequence[str], bs:int=64, progress:bool=False) -> tuple[list[str], Tensor]:
+        "The class of each of `texts` and the probabilities (n, n_class), in the input order; batched, sorted, no gradients."
+        enc = self.model[0]
+        dl = texts_dl(texts, self.vocab, self.tokenizer, self.backwards, bs, enc.seq_len, enc.max_len, progress=progress)
+        probs = self.get_preds(dl)[0]
+        return [self.classes[i] for i in probs.argmax(1).tolist()], probs
+
+def _load_pretrained(model:SequentialRNN, pretrained, vocab:list[str], config:dict|None, backwards:bool):
+    "Put the encoder of a fastai-format pretrained language model (rows matched to `vocab`) into the classifier `model`."
+    sizes = {k: v for k, v in (awd_lstm_clas_config if config is None else config).items() if k in CLAS_SIZE_KEYS}
+    lm = load_fastai_weights(get_language_model(len(vocab), {**awd_lstm_lm_config, **sizes}),
+                             *pretrained_files(pretrained, backwards), new_vocab=vocab)
+    model[0].module.load_state_dict(lm[0].state_dict()); model.reset()
+
+def text_classifier_learner(dls:DataLoaders, # `TextDataLoaders` or `clas_dataloaders`: its `vocab` and `classes`
+                            arch=AWD_LSTM, # the architecture (fastai's argument): `AWD_LSTM`
+                            seq_len:int=72, # the encoder reads the documents in chunks this long
                             config:dict|None=None, # AWD-LSTM config (default `awd_lstm_clas_config`)
-                            drop_mult:float=1., # multiply every dropout of `config`
-                            tokenizer:Tokenizer|None=None, # how the texts were tokenized (for `predict`)
-                            backwards:bool=False, # the texts are reversed
-                            seq_len:int=72, max_len:int|None=72 * 20, # the encoder's chunks
-                            lin_ftrs:Sequence[int]=(50,), ps:Sequence[float]|None=None, # the head
+                            backwards:bool|None=None, # the texts are reversed (default: `dls.backwards`, else False)
+                            pretrained:bool|str|Path|tuple|None=True, # True: the encoder of fastai's WikiText-103 model; False: random start
+                            drop_mult:float=0.5, # multiply every dropout of `config`
+                            n_out:int|None=None, # number of classes (default: `len(dls.classes)`)
+                            lin_ftrs:Sequence[int]|None=None, ps:Sequence[float]|None=None, # the head (default one hidden layer of 50)
+                            max_len:int|None=72 * 20, # read at most the last this-many tokens of a document
+                            tokenizer:Tokenizer|None=None, # how the texts were tokenized, for `predict` (default: `dls.tokenizer`)
                             alpha:float=2., beta:float=1., metrics=accuracy, **kwargs) -> TextClassifierLearner:
-    "fastai's `text_classifier_learner` for an AWD-LSTM, frozen to train the head first."
+    "fastai's `text_classifier_learner(dls, AWD_LSTM, ...)`; frozen to train the head first when `pretrained` (as fastai)."
+    vocab, pretrained = _arch_vocab(dls, arch), _pretrained_choice(pretrained)
     classes = getattr(dls, 'classes', None)
-    if not classes: raise ValueError("dls has no classes: build it with clas_dataloaders")
-    model = get_text_classifier(len(vocab), len(classes), config, drop_mult, lin_ftrs, ps, seq_len, max_len)
+    if not classes: raise ValueError("dls has no classes: build it with TextDataLoaders or clas_dataloaders")
+    n_out = len(classes) if n_out is None else check_int(n_out, 'n_out', 2)
+    if n_out != len(classes): raise ValueError(f"n_out is {n_out} but the data has {len(classes)} classes {list(classes)[:5]}")
+    backwards = getattr(dls, 'backwards', False) if backwards is None else backwards
+    model = get_text_classifier(len(vocab), n_out, config, drop_mult, (50,) if lin_ftrs is None else lin_ftrs, ps, seq_len, max_len)
+    if pretrained is not None: _load_pretrained(model, pretrained, vocab, config, backwards)
     kwargs = {'moms': (0.8, 0.7, 0.8), **kwargs}
-    learn = TextClassifierLearner(dls, model, vocab, tokenizer, backwards, splitter=awd_lstm_clas_split,
-                                  cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])), metrics=metrics, **kwargs)
+    learn = TextClassifierLearner(dls, model, vocab, getattr(dls, 'tokenizer', None) if tokenizer is None else tokenizer,
+                                  backwards, splitter=awd_lstm_clas_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
+                                  metrics=metrics, **kwargs)
     learn.classes = list(classes)
-    learn.freeze()
+    if pretrained is not None: learn.freeze()
     return learn
 
 # %% ../nbs/21_ulmfit_classifier.ipynb #aa852bb8

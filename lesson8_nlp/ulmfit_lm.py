@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .awd_lstm import awd_lstm_lm_config, awd_lstm_lm_split, get_language_model, load_fastai_weights
+from .awd_lstm import AWD_LSTM, awd_lstm_lm_config, awd_lstm_lm_split, get_language_model, load_fastai_weights
 from .download import atomic_write, load_state, untar_data, URLs
-from .learner import cross_entropy_flat, DataLoaders, Learner, rnn_cbs
+from .learner import CrossEntropyLossFlat, DataLoaders, Learner, rnn_cbs
 from .metrics import accuracy, perplexity
 from .lm_data import LMDataLoader
 from .numericalize import Numericalize, check_tokens, check_vocab_args, make_vocab
@@ -153,10 +153,12 @@ class TextLearner(Learner):
         "The AWD-LSTM encoder (inside the classifier's `SentenceEncoder` for a classifier)."
         enc = self.model[0]
         return getattr(enc, 'module', enc)
-    def save_encoder(self, file:str|Path, meta:dict|None=None) -> Path: return save_encoder(self.encoder, self.vocab, file, meta)
+    def save_encoder(self, file:str|Path, meta:dict|None=None) -> Path:
+        "Save the encoder and vocab to `model_file(file)`: as fastai, `save_encoder('finetuned')` writes `path/models/finetuned.pth`."
+        return save_encoder(self.encoder, self.vocab, self.model_file(file), meta)
     def load_encoder(self, file:str|Path, check:Callable[[dict], object]|None=None):
-        "Load an encoder saved by `save_encoder`; it must come from a model with this vocab (and pass `check`)."
-        load_encoder(self.encoder, self.vocab, file, check); self.model.reset()
+        "Load an encoder saved by `save_encoder` (a name or a path); it must come from a model with this vocab (and pass `check`)."
+        load_encoder(self.encoder, self.vocab, self.model_file(file), check); self.model.reset()
         return self
 
     def numericalize(self, text:str) -> Tensor:
@@ -192,21 +194,37 @@ class LMLearner(TextLearner):
         toks = [t for t in self.num.decode(ids.tolist() + new) if t != BOS]
         return self.tokenizer.decode(toks)
 
-def language_model_learner(dls:DataLoaders, # `lm_dataloaders`
-                           vocab:Sequence[str], # the data's vocabulary
+def _arch_vocab(dls, arch) -> list[str]:
+    "The vocab of `dls` once `arch` is checked to be `AWD_LSTM` (fastai's second argument)."
+    if arch is not AWD_LSTM:
+        hint = (" (the vocab is not an argument any more: it comes from dls.vocab)" if isinstance(arch, (list, tuple)) else "")
+        raise TypeError(f"arch must be AWD_LSTM, the one architecture here, got {type(arch).__name__}{hint}")
+    vocab = getattr(dls, 'vocab', None)
+    if not vocab: raise ValueError("dls has no vocab: build it with TextDataLoaders, lm_dataloaders or clas_dataloaders")
+    return list(vocab)
+
+def _pretrained_choice(pretrained):
+    "fastai's `pretrained=True` is the WikiText-103 model; False or None: none."
+    if pretrained is True: return 'wt103'
+    return None if pretrained is False else pretrained
+
+def language_model_learner(dls:DataLoaders, # `TextDataLoaders(..., is_lm=True)` or `lm_dataloaders`: its `vocab` is the model's
+                           arch=AWD_LSTM, # the architecture (fastai's argument): `AWD_LSTM`
                            config:dict|None=None, # AWD-LSTM config (default `awd_lstm_lm_config`)
                            drop_mult:float=1., # multiply every dropout of `config`
-                           pretrained:str|Path|tuple|None=None, # 'wt103', a fastai-format folder, or (weights .pth, vocab .pkl)
-                           tokenizer:Tokenizer|None=None, # how the texts were tokenized (for `predict`)
-                           backwards:bool=False, # the texts are reversed
+                           backwards:bool|None=None, # the texts are reversed (default: `dls.backwards`, else False)
+                           pretrained:bool|str|Path|tuple|None=True, # True: fastai's WikiText-103 model ('wt103'); a fastai-format folder, (weights .pth, vocab .pkl); False: random start
+                           tokenizer:Tokenizer|None=None, # how the texts were tokenized, for `predict` (default: `dls.tokenizer`)
                            alpha:float=2., beta:float=1., # AR and TAR
                            metrics=(accuracy, perplexity),
                            **kwargs) -> LMLearner:
-    "fastai's `language_model_learner` for an AWD-LSTM: tied LM, AR/TAR, flat loss, layer groups."
+    "fastai's `language_model_learner(dls, AWD_LSTM, ...)`: tied LM, AR/TAR, flat loss, layer groups; frozen when pretrained."
+    vocab, pretrained = _arch_vocab(dls, arch), _pretrained_choice(pretrained)
+    backwards = getattr(dls, 'backwards', False) if backwards is None else backwards
     model = get_language_model(len(vocab), config, drop_mult)
     if pretrained is not None: load_fastai_weights(model, *pretrained_files(pretrained, backwards), new_vocab=vocab)
-    kwargs = {'moms': (0.8, 0.7, 0.8), **kwargs}
-    learn = LMLearner(dls, model, vocab, tokenizer, backwards, loss_func=cross_entropy_flat,
+    kwargs = {'moms': (0.8, 0.7, 0.8), 'loss_func': CrossEntropyLossFlat(), **kwargs}
+    learn = LMLearner(dls, model, vocab, getattr(dls, 'tokenizer', None) if tokenizer is None else tokenizer, backwards,
                       splitter=awd_lstm_lm_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
                       metrics=metrics, **kwargs)
     if pretrained is not None: learn.freeze()
