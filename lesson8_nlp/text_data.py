@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .corpus import TokenizedCorpus, df_columns, df_texts, tokenize_folder, tokenize_texts
-from .data import read_utf8_csv, valid_flags
+from .data import get_text_files, read_utf8_csv, valid_flags
 from .learner import DataLoaders
 from .text_rules import check_int
 from .tokenizers import SpacyTokenizer, Tokenizer
@@ -22,7 +22,8 @@ from .ulmfit_classifier import ClasDataLoader, clas_dataloaders, parent_label, t
 from .ulmfit_lm import corpus_vocab, lm_dataloaders, numericalize_corpus, split_idxs
 
 # %% auto #0
-__all__ = ['TextDataLoaders']
+__all__ = ['TextDataLoaders', 'GrandparentSplitter', 'RandomSplitter', 'ColSplitter', 'ColReader', 'CategoryBlock', 'TextBlock',
+           'DataBlock']
 
 # %% ../nbs/25_text_data.ipynb #fab281ee
 def _tokenizer(tok_tfm) -> Tokenizer:
@@ -37,12 +38,17 @@ def _random_split(n:int, valid_pct:float, seed:int|None) -> tuple[np.ndarray, np
     seed = int(torch.randint(0, 2**31 - 1, ())) if seed is None else check_int(seed, 'seed', 0)
     return split_idxs(n, valid_pct, seed)
 
-def _class_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence) -> tuple[Tensor, list[str]]:
-    "Class indices of every document, and the classes: the sorted distinct training labels (as text)."
+def _class_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence,
+               classes:Sequence|None=None) -> tuple[Tensor, list[str]]:
+    "Class indices of every document, and the classes: `classes` in their order, else the sorted distinct training labels."
     bad = next((i for i, o in enumerate(labels) if o is None or (isinstance(o, float) and np.isnan(o))), None)
     if bad is not None: raise ValueError(f"{where[bad]} has no label: fill in or drop it")
     names = [str(o) for o in labels]
-    classes = sorted({names[i] for i in tr})
+    if classes is not None:
+        classes = [str(c) for c in classes]
+        odd = next((i for i, o in enumerate(names) if o not in set(classes)), None)
+        if odd is not None: raise ValueError(f"{where[odd]} is labelled {names[odd]!r}, not one of the classes {classes}")
+    classes = sorted({names[i] for i in tr}) if classes is None else classes
     if len(classes) < 2:
         raise ValueError(f"the training labels have {len(classes)} class(es) {classes}: a classifier needs two or more")
     unknown = next((i for i in va if names[i] not in set(classes)), None)
@@ -74,7 +80,8 @@ def _text_dataloaders(corpus:TokenizedCorpus, tkn:Tokenizer, tr:np.ndarray, va:n
                       labels:Sequence|None=None, # one per document (a classifier); None: a language model
                       where:Sequence|None=None, # how to name each document in an error (a row, a file)
                       text_vocab:Sequence[str]|None=None, min_freq:int=3, max_vocab:int=60000,
-                      seq_len:int=72, backwards:bool=False, bs:int=64, device=None) -> TextDataLoaders:
+                      seq_len:int=72, backwards:bool=False, bs:int=64, device=None,
+                      classes:Sequence|None=None) -> TextDataLoaders: # the classes, in order (default: sorted training labels)
     "The one pipeline behind every door: vocab, numericalized documents, then LM or classifier batches."
     bs, seq_len = check_int(bs, 'bs', 1), check_int(seq_len, 'seq_len', 1)
     if not len(tr): raise ValueError("no training documents: the split left them all for validation")
@@ -84,7 +91,7 @@ def _text_dataloaders(corpus:TokenizedCorpus, tkn:Tokenizer, tr:np.ndarray, va:n
     if labels is None:
         dls = lm_dataloaders(docs(tr), docs(va), vocab, bs=bs, seq_len=seq_len, device=device)
         return TextDataLoaders(dls.train, dls.valid, vocab, tkn, None, backwards, dls.device)
-    y, classes = _class_ids(labels, tr, va, where)
+    y, classes = _class_ids(labels, tr, va, where, classes)
     dls = clas_dataloaders(docs(tr), y[tr], docs(va), y[va], vocab, classes, bs=bs, seq_len=seq_len, device=device)
     return TextDataLoaders(dls.train, dls.valid, vocab, tkn, classes, backwards, dls.device)
 
@@ -147,13 +154,8 @@ def _from_folder(cls, path:str|Path, # the dataset's folder
         top = np.array([Path(f).relative_to(path).parts[0] for f in corpus.items])
         tr, va = np.flatnonzero(top == train), np.flatnonzero(top == valid)
     labels = None if is_lm else [parent_label(f) for f in corpus.items]
-    if labels is not None and vocab is not None:
-        unknown = next((i for i, o in enumerate(labels) if o not in set(vocab)), None)
-        if unknown is not None: raise ValueError(f"{corpus.items[unknown]} is in folder {labels[unknown]!r}, not one of the classes {list(vocab)}")
     dls = _text_dataloaders(corpus, tkn, tr, va, labels, [str(f) for f in corpus.items], text_vocab, min_freq, max_vocab,
-                            seq_len, backwards, bs, device)
-    if vocab is not None and dls.classes != sorted(map(str, vocab)):
-        raise ValueError(f"the training folders hold the classes {dls.classes}, not all of {list(vocab)}")
+                            seq_len, backwards, bs, device, classes=vocab)
     dls.path = path
     return dls
 
@@ -177,3 +179,95 @@ def _test_dl(self, texts:Sequence[str], bs:int|None=None) -> ClasDataLoader:
     return texts_dl(texts, self.vocab, self.tokenizer, self.backwards, self.valid.bs if bs is None else bs, self.valid.seq_len)
 
 TextDataLoaders.show_batch, TextDataLoaders.test_dl = _show_batch, _test_dl
+
+# %% ../nbs/25_text_data.ipynb #c6176a83
+def GrandparentSplitter(train_name:str='train', valid_name:str='valid'):
+    "fastai's splitter: training and validation items by the name of the folder two levels up (`train/pos/0.txt`)."
+    def split(items) -> tuple[np.ndarray, np.ndarray]:
+        gp = np.array([Path(o).parent.parent.name for o in items])
+        return np.flatnonzero(gp == train_name), np.flatnonzero(gp == valid_name)
+    return split
+
+def RandomSplitter(valid_pct:float=0.2, seed:int|None=None):
+    "fastai's splitter: `valid_pct` of the items at random (`seed` None: from torch's generator, so `set_seed` fixes it)."
+    return lambda items: _random_split(len(items), valid_pct, seed)
+
+def ColSplitter(col:int|str='is_valid'):
+    "fastai's splitter for a table: the rows whose `col` is True are the validation set."
+    def split(df:pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        flags = valid_flags(df[df_columns(df, col, 'ColSplitter col')[0]], 'df').to_numpy()
+        return np.flatnonzero(~flags), np.flatnonzero(flags)
+    return split
+
+class ColReader:
+    "fastai's `ColReader(cols)`: the value of column `cols` of a table row (`get_y=ColReader('label')`)."
+    def __init__(self, cols:int|str): self.cols = cols
+    def __call__(self, row:pd.Series): return row.iloc[self.cols] if isinstance(self.cols, int) else row[self.cols]
+    def __repr__(self): return f'ColReader({self.cols!r})'
+
+class CategoryBlock:
+    "fastai's `CategoryBlock`: one label per text; `vocab` fixes the classes and their order (default: the sorted training labels)."
+    def __init__(self, vocab:Sequence|None=None): self.vocab = None if vocab is None else list(vocab)
+
+class TextBlock:
+    "fastai's `TextBlock`: texts read from files (`from_folder`) or columns (`from_df`), tokenized and numericalized."
+    def __init__(self, text_cols=None, vocab:Sequence[str]|None=None, is_lm:bool=False, seq_len:int=72, backwards:bool=False,
+                 min_freq:int=3, max_vocab:int=60000, tok=None):
+        self.text_cols, self.vocab, self.is_lm, self.seq_len, self.backwards = text_cols, vocab, is_lm, seq_len, backwards
+        self.min_freq, self.max_vocab, self.tok = min_freq, max_vocab, tok
+    @classmethod
+    def from_folder(cls, path:str|Path|None=None, # the dataset's folder (fastai's argument; `dataloaders` gets the source)
+                    vocab:Sequence[str]|None=None, is_lm:bool=False, seq_len:int=72, backwards:bool=False,
+                    min_freq:int=3, max_vocab:int=60000, tok=None) -> 'TextBlock':
+        "Texts from `.txt` files: the items are their paths."
+        return cls(None, vocab, is_lm, seq_len, backwards, min_freq, max_vocab, tok)
+    @classmethod
+    def from_df(cls, text_cols:int|str|list, # the column(s) of texts
+                vocab:Sequence[str]|None=None, is_lm:bool=False, seq_len:int=72, backwards:bool=False,
+                min_freq:int=3, max_vocab:int=60000, tok=None) -> 'TextBlock':
+        "Texts from the columns `text_cols` of a table: the items are its rows."
+        return cls(text_cols, vocab, is_lm, seq_len, backwards, min_freq, max_vocab, tok)
+
+def _read_files(files:Sequence) -> list[str]:
+    "The UTF-8 texts of `files`, refusing one that cannot be read, by name."
+    res = []
+    for f in files:
+        try: res.append(Path(f).read_text(encoding='utf-8'))
+        except (OSError, UnicodeDecodeError) as e: raise ValueError(f"{f} cannot be read as UTF-8 text ({e}): fix or remove it") from None
+    return res
+
+# %% ../nbs/25_text_data.ipynb #df617cca
+class DataBlock:
+    "fastai's `DataBlock`, text only: `blocks` a `TextBlock`, or `(TextBlock, CategoryBlock)` with `get_y`."
+    def __init__(self, blocks, get_items=None, get_y=None, splitter=None):
+        blocks = blocks if isinstance(blocks, (list, tuple)) else (blocks,)
+        blocks = [b() if b in (TextBlock, CategoryBlock) else b for b in blocks]   # fastai accepts the class itself
+        if not blocks or not isinstance(blocks[0], TextBlock) or len(blocks) > 2 or (len(blocks) == 2 and not isinstance(blocks[1], CategoryBlock)):
+            raise TypeError(f"blocks must be a TextBlock, or (TextBlock, CategoryBlock), got {blocks!r:.100}")
+        self.text = blocks[0]
+        self.category = blocks[1] if len(blocks) == 2 else None
+        if self.text.is_lm and self.category is not None: raise ValueError("a language model's DataBlock has no CategoryBlock: drop it")
+        if self.category is not None and get_y is None: raise ValueError("a CategoryBlock needs get_y: how to read each item's label (e.g. parent_label)")
+        self.get_items, self.get_y, self.splitter = get_items, get_y, splitter or RandomSplitter()
+
+    def dataloaders(self, source, # a folder (`TextBlock.from_folder`) or a DataFrame (`TextBlock.from_df`)
+                    path:str|Path='.', bs:int=64, seq_len:int|None=None, # seq_len: default the TextBlock's
+                    cache_dir:str|Path|None=None, n_workers:int|None=None, progress:bool=True, device=None) -> TextDataLoaders:
+        "Tokenize, split, numericalize and batch the items of `source`."
+        t, tkn = self.text, _tokenizer(self.text.tok)
+        if t.text_cols is None:                                          # files
+            items = list(self.get_items(source) if self.get_items is not None else get_text_files(source))
+            if not items: raise ValueError(f"get_items found no files in {source}")
+            texts, where, rows = _read_files(items), [str(o) for o in items], items
+        else:                                                            # the rows of a table
+            if not isinstance(source, pd.DataFrame): raise TypeError(f"TextBlock.from_df reads a DataFrame, got {type(source).__name__}")
+            texts, where = df_texts(source, t.text_cols), [f'row {i!r}' for i in source.index]
+            rows = [r for _, r in source.iterrows()] if self.category is not None else None
+        tr, va = self.splitter(source if t.text_cols is not None else items)
+        labels = [self.get_y(r) for r in rows] if self.category is not None else None
+        corpus = tokenize_texts(texts, tkn.tok, tkn.rules, n_workers, cache_dir, progress=progress)
+        dls = _text_dataloaders(corpus, tkn, np.asarray(tr), np.asarray(va), labels, where, t.vocab, t.min_freq, t.max_vocab,
+                                t.seq_len if seq_len is None else seq_len, t.backwards, bs, device,
+                                classes=None if self.category is None else self.category.vocab)
+        dls.path = Path(path)
+        return dls
