@@ -22,8 +22,8 @@ from .ulmfit_classifier import ClasDataLoader, clas_dataloaders, parent_label, t
 from .ulmfit_lm import corpus_vocab, lm_dataloaders, numericalize_corpus, split_idxs
 
 # %% auto #0
-__all__ = ['TextDataLoaders', 'GrandparentSplitter', 'RandomSplitter', 'ColSplitter', 'ColReader', 'CategoryBlock', 'TextBlock',
-           'DataBlock']
+__all__ = ['TABLE_SUFFIXES', 'category_ids', 'TextDataLoaders', 'read_table', 'GrandparentSplitter', 'RandomSplitter',
+           'ColSplitter', 'ColReader', 'CategoryBlock', 'TextBlock', 'DataBlock']
 
 # %% ../nbs/25_text_data.ipynb #fab281ee
 def _tokenizer(tok_tfm) -> Tokenizer:
@@ -38,7 +38,7 @@ def _random_split(n:int, valid_pct:float, seed:int|None) -> tuple[np.ndarray, np
     seed = int(torch.randint(0, 2**31 - 1, ())) if seed is None else check_int(seed, 'seed', 0)
     return split_idxs(n, valid_pct, seed)
 
-def _class_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence,
+def category_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence,
                classes:Sequence|None=None) -> tuple[Tensor, list[str]]:
     "Class indices of every document, and the classes: `classes` in their order, else the sorted distinct training labels."
     bad = next((i for i, o in enumerate(labels) if o is None or (isinstance(o, float) and np.isnan(o))), None)
@@ -91,7 +91,7 @@ def _text_dataloaders(corpus:TokenizedCorpus, tkn:Tokenizer, tr:np.ndarray, va:n
     if labels is None:
         dls = lm_dataloaders(docs(tr), docs(va), vocab, bs=bs, seq_len=seq_len, device=device)
         return TextDataLoaders(dls.train, dls.valid, vocab, tkn, None, backwards, dls.device)
-    y, classes = _class_ids(labels, tr, va, where, classes)
+    y, classes = category_ids(labels, tr, va, where, classes)
     dls = clas_dataloaders(docs(tr), y[tr], docs(va), y[va], vocab, classes, bs=bs, seq_len=seq_len, device=device)
     return TextDataLoaders(dls.train, dls.valid, vocab, tkn, classes, backwards, dls.device)
 
@@ -134,6 +134,17 @@ def _from_csv(cls, path:str|Path, # the folder of the file
     return cls.from_df(read_utf8_csv(csv, header=header, delimiter=delimiter), path=path, **kwargs)
 
 TextDataLoaders.from_df, TextDataLoaders.from_csv = classmethod(_from_df), classmethod(_from_csv)
+
+TABLE_SUFFIXES = ('.csv', '.tsv', '.jsonl')
+
+def read_table(file:str|Path) -> pd.DataFrame:
+    "A CSV, TSV or JSON-lines file as a DataFrame, by its suffix (UTF-8); refusals name the file."
+    f = Path(file); suffix = f.suffix.lower()
+    if suffix not in TABLE_SUFFIXES: raise ValueError(f"{f}: expected a {', '.join(TABLE_SUFFIXES)} file, got {f.suffix or 'no suffix'}")
+    if not f.is_file(): raise FileNotFoundError(f"{f} not found")
+    if suffix != '.jsonl': return read_utf8_csv(f, delimiter='\t' if suffix == '.tsv' else None)
+    try: return pd.read_json(f, lines=True, dtype=False)
+    except ValueError as e: raise ValueError(f"{f} is not JSON lines (one object per line): {e}") from None
 
 # %% ../nbs/25_text_data.ipynb #89f8abfe
 def _from_folder(cls, path:str|Path, # the dataset's folder

@@ -17,14 +17,15 @@ import torch
 
 from .baselines import baseline_report
 from .metrics import final_metrics, macro_f1
-from .data import get_text_files, load_imdb_sample
+from .data import get_text_files, load_imdb_sample, valid_flags
 from .download import atomic_write, cache_dir, load_state, sweep_leftovers, untar_data, URLs
 from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, launched_by_torchrun,
                                      num_distrib, rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
 from .learner import Callback, LossNotFinite, MixedPrecision, set_seed
 from .numericalize import FAKE_TOK, check_vocab_args
 from .text_rules import check_int, text_spec_tok
-from .corpus import tokenize_folder, tokenize_texts, TokenizedCorpus
+from .corpus import df_columns, df_texts, tokenize_folder, tokenize_texts, TokenizedCorpus
+from .text_data import TABLE_SUFFIXES, RandomSplitter, category_ids, read_table
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
                                            probs_accuracy, step_lr, text_classifier_learner, ClasDataLoader,
@@ -37,8 +38,8 @@ from .ulmfit_lm import (IMDB_LM_FOLDERS, awd_lstm_tiny_config, LMLearner, corpus
 __all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', 'PRESETS', 'DATASETS', 'TOKENIZERS', 'RUN_LOCK',
            'RUN_CHECKPOINTS', 'RUN_FILES', 'DIRECTIONS', 'draw_ulmfit_stages', 'ULMFiTPreset', 'spread_lr',
            'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params',
-           'resolve_device', 'RunData', 'ulmfit_data', 'subset', 'check_learnable', 'config_digest', 'config_diff',
-           'load_checkpoint', 'check_stamp', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint',
+           'resolve_device', 'RunData', 'own_data_key', 'ulmfit_data', 'subset', 'check_learnable', 'config_digest',
+           'config_diff', 'load_checkpoint', 'check_stamp', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint',
            'resume_epoch', 'RunDivergedError', 'score_docs', 'probs_scores', 'run_ulmfit', 'peak_rss_mb',
            'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
 
@@ -280,26 +281,68 @@ def _wisesight(tok:str, cache:Path, progress:bool) -> dict:
     return dict(corpus=corpus, clas_train=tr, clas_valid=va, clas_test=te, y_train=y[tr], y_valid=y[va], y_test=y[te],
                 classes=list(WISESIGHT_CLASSES), tokenizer=tkn, prompt='ร้านนี้อร่อยมาก')   # "this shop is really tasty"
 
-def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb' (the full archive) or 'wisesight' (Thai)
+def _folder_data(path:Path, base, cache:Path, progress:bool, classes:list|None=None) -> dict:
+    "A folder in IMDb's layout: train/<label>/*.txt and test/<label>/*.txt (and unsup/, read by the LM only)."
+    folders = [f for f in IMDB_LM_FOLDERS if (path/f).is_dir()]
+    labelled = [f for f in get_text_files(path, ['train', 'test']) if f.parent.name != 'unsup']
+    if classes is None: classes = sorted({f.parent.name for f in labelled if Path(f).relative_to(path).parts[0] == 'train'})
+    folder_labels(labelled, classes)                                          # before tokenizing
+    corpus = tokenize_folder(path, folders, tok=base, cache_dir=cache, progress=progress)
+    top = np.array([Path(f).relative_to(path).parts[0] for f in corpus.items])
+    sub = np.array([Path(f).parent.name for f in corpus.items])
+    tr, te = np.where((top == 'train') & (sub != 'unsup'))[0], np.where(top == 'test')[0]
+    ytr, classes = folder_labels([corpus.items[i] for i in tr], classes)
+    yte, _ = folder_labels([corpus.items[i] for i in te], classes)
+    return dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=ytr, y_test=yte, classes=classes, tokenizer=Tokenizer(base))
+
+def _table_data(file:Path, base, cache:Path, progress:bool, text_col='text', label_col='label', valid_col=None,
+                valid_pct:float=0.2, seed:int=42) -> dict:
+    "A CSV/TSV/JSONL table: a text and a label column; the test rows flagged by `valid_col`, else a seeded `valid_pct`."
+    df = read_table(file)
+    texts = df_texts(df, text_col)
+    labels = df[df_columns(df, label_col, 'label_col')[0]].tolist()
+    if valid_col is None: tr, te = RandomSplitter(valid_pct, seed)(df)
+    else:
+        flags = valid_flags(df[df_columns(df, valid_col, 'valid_col')[0]], file).to_numpy()
+        tr, te = np.flatnonzero(~flags), np.flatnonzero(flags)
+    if not len(tr) or not len(te): raise RunValueError(f"{file}: the split leaves {len(tr)} training and {len(te)} test rows: both need some")
+    y, classes = category_ids(labels, tr, te, [f'{file}: row {i!r}' for i in df.index])
+    corpus = tokenize_texts(texts, tok=base, cache_dir=cache, progress=progress)
+    return dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=Tokenizer(base))
+
+def own_data_key(data:str, table:dict|None=None) -> dict|None:
+    "For a path given as `data`: what identifies it in a run's configuration (where, what its files hold, the table's columns); None for a named dataset."
+    if isinstance(data, str) and data in DATASETS: return None
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).exists():
+        raise RunValueError(f"data must be one of {list(DATASETS)}, got {data!r} (nor is it a path: a folder in IMDb's layout "
+                            "or a .csv/.tsv/.jsonl file)")
+    p = Path(data)
+    if p.is_dir() and not ((p/'train').is_dir() and (p/'test').is_dir()):
+        raise RunValueError(f"data folder {p} needs train/ and test/ folders, one folder per label in each (IMDb's layout); "
+                            f"it has {sorted(q.name for q in p.iterdir() if q.is_dir())}")
+    if p.is_file() and p.suffix.lower() not in TABLE_SUFFIXES:
+        raise RunValueError(f"data file {p}: expected a {', '.join(TABLE_SUFFIXES)} file, got {p.suffix or 'no suffix'}")
+    files = [p] if p.is_file() else sorted(f for f in p.rglob('*.txt'))
+    h = hashlib.sha256()
+    for f in files: st = f.stat(); h.update(f'{f.relative_to(p) if p.is_dir() else f.name}\0{st.st_size}\0{st.st_mtime_ns}\0'.encode())
+    return dict(path=str(p.resolve()), files=len(files), digest=h.hexdigest()[:16], **({'table': table} if p.is_file() else {}))
+
+def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb', 'wisesight' (Thai), or your own: a folder in IMDb's layout or a CSV/TSV/JSONL file
                 tok:str='word', # 'word' (spaCy) or 'subword' (SentencePiece)
                 min_freq:int=3, max_vocab:int=60000, # the vocabulary
-                progress:bool=True) -> RunData:
+                progress:bool=True,
+                table:dict|None=None, # for a table: text_col, label_col, valid_col, valid_pct, seed
+               ) -> RunData:
     "Tokenized corpus, vocab, and the document indices and labels of the LM and classifier stages."
-    data, tok = _choice(data, 'data', DATASETS), _choice(tok, 'tok', TOKENIZERS)
+    own, tok = own_data_key(data, table), _choice(tok, 'tok', TOKENIZERS)
     with run_errors(): check_vocab_args(min_freq, max_vocab)                    # before any tokenizing
     cache = cache_dir()/'tokens'
-    if data == 'wisesight': d = _wisesight(tok, cache, progress)
-    elif data == 'imdb':
-        base = _tokenizer(tok)
-        path = untar_data(URLs.IMDB)
-        folder_labels([f for f in get_text_files(path, ['train', 'test']) if f.parent.name != 'unsup'], ['neg', 'pos'])  # before tokenizing
-        corpus = tokenize_folder(path, IMDB_LM_FOLDERS, tok=base, cache_dir=cache, progress=progress)
-        top = np.array([Path(f).relative_to(path).parts[0] for f in corpus.items])
-        sub = np.array([Path(f).parent.name for f in corpus.items])
-        tr, te = np.where((top == 'train') & (sub != 'unsup'))[0], np.where(top == 'test')[0]
-        ytr, classes = folder_labels([corpus.items[i] for i in tr], ['neg', 'pos'])
-        yte, _ = folder_labels([corpus.items[i] for i in te], classes)
-        d = dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=ytr, y_test=yte, classes=classes, tokenizer=Tokenizer(base))
+    if own is not None:
+        p = Path(data)
+        with run_errors():
+            d = _folder_data(p, _tokenizer(tok), cache, progress) if p.is_dir() else _table_data(p, _tokenizer(tok), cache, progress, **(table or {}))
+    elif data == 'wisesight': d = _wisesight(tok, cache, progress)
+    elif data == 'imdb': d = _folder_data(untar_data(URLs.IMDB), _tokenizer(tok), cache, progress, ['neg', 'pos'])
     else:
         df, base = load_imdb_sample(), _tokenizer(tok)
         corpus = tokenize_texts(df['text'].tolist(), tok=base, cache_dir=cache, n_workers=0, progress=progress)
@@ -639,7 +682,7 @@ def _pretrained(pretrained, pretrained_bwd, dirs:list[str], config:dict) -> dict
                                 "--set config='{...}' with the file's sizes") from None
     return files
 
-def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
+def run_ulmfit(data:str='sample', # 'sample', 'imdb', 'wisesight', or a folder in IMDb's layout or a CSV/TSV/JSONL file
                preset:str='tiny', # a key of `PRESETS`
                direction:str='fwd', # 'fwd', 'bwd' or 'both' (then also the ensemble)
                device:str='auto', # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N', 'mps'
@@ -651,9 +694,11 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
                overrides:dict|None=None, # change preset values (tests use smaller runs)
                cbs:list|None=None, # extra callbacks for every stage's learner
                pretrained_bwd:str|Path|None=None, # with a `pretrained` folder: the backward weights' folder
+               table:dict|None=None, # your own table: text_col, label_col, valid_col, valid_pct, seed (see `ulmfit_data`)
               ) -> dict:
     "Run (or resume) ULMFiT: LM, encoder, gradual unfreezing, test accuracy; write and return `report.json`."
-    data, tok, direction = _choice(data, 'data', DATASETS), _choice(tok, 'tok', TOKENIZERS), _choice(direction, 'direction', DIRECTIONS)
+    own, tok, direction = own_data_key(data, table), _choice(tok, 'tok', TOKENIZERS), _choice(direction, 'direction', DIRECTIONS)
+    data = str(data) if own is None else own['path']
     p, dev = preset_params(preset, overrides), resolve_device(device)                # every check before any work
     with run_errors(): seed = check_int(seed, 'seed', 0)
     if seed >= 2**32: raise RunValueError(f"seed must be below 2**32 (numpy's limit), got {seed}")
@@ -664,12 +709,13 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb' or 'wisesight'
     if launched_by_torchrun(): dev, progress = setup_distrib(dev), progress and rank_distrib() == 0   # NCCL on CUDA, gloo on CPU
     files, t_start = rank0_first(_pretrained, pretrained, pretrained_bwd, dirs, p.config), time.perf_counter()
     def start() -> tuple[RunState, RunData, float]:                     # the folder and the data (torchrun: rank 0 first)
-        run = RunState(out or f'runs/ulmfit_{data}_{preset}', dict(data=data, preset=preset, tok=tok, seed=seed,
+        name = data if own is None else Path(data).stem
+        run = RunState(out or f'runs/ulmfit_{name}_{preset}', dict(data=data, **({'own_data': own} if own else {}), preset=preset, tok=tok, seed=seed,
                        pretrained=str(pretrained) if pretrained else None,
                        **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
                        params=p.to_json()), lock=rank_distrib() == 0)   # torchrun: rank 0 holds the folder for them all
         try:
-            d = ulmfit_data(data, tok, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=progress)
+            d = ulmfit_data(data, tok, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=progress, table=table)
             check_learnable(d, p)
             t_data = round(time.perf_counter() - t_start, 1)
             run.begin(vocab_size=len(d.vocab), vocab_head=d.vocab[:50])  # state.json: before the first checkpoint

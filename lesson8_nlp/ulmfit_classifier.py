@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -237,13 +238,13 @@ def texts_dl(texts:Sequence[str], # raw texts to classify
 
 class TextClassifierLearner(TextLearner):
     "`TextLearner` for a classifier: `get_preds`, `predict` and `predict_texts`."
-    def get_preds(self, dl=None, reorder:bool=True) -> tuple[Tensor, Tensor]:
+    def get_preds(self, dl=None, reorder:bool=True, progress:bool=False) -> tuple[Tensor, Tensor]:
         "Probabilities (n, n_class) and targets (n,) over `dl` (default: the validation set), in the documents' order (as fastai's `reorder`)."
         dl = self.dls.valid if dl is None else dl
         self.model.eval(); probs, ys = [], []
         dev = next(self.model.parameters()).device
         with self.autocast(), torch.no_grad():                  # bf16 when the learner trains in it
-            for x, y in dl:
+            for x, y in tqdm(dl, total=len(dl), desc='predicting', unit='batch', leave=False, disable=not progress):
                 probs.append(F.softmax(self.model(x.to(dev))[0].float(), -1).cpu()); ys.append(y.cpu())
         probs, ys = torch.cat(probs), torch.cat(ys)
         if reorder and isinstance(dl, ClasDataLoader) and not dl.shuffle:   # batches came sorted by length: undo that
@@ -267,10 +268,10 @@ class TextClassifierLearner(TextLearner):
         return export_learner(self, fname)
 
     def predict_texts(self, texts:Sequence[str], bs:int=64, progress:bool=False) -> tuple[list[str], Tensor]:
-        "The class of each of `texts` and the probabilities (n, n_class), in the input order; batched, sorted, no gradients."
+        "The class of each of `texts` and the probabilities (n, n_class), in the input order; batched, sorted, no gradients (`progress`: bars)."
         enc = self.model[0]
         dl = texts_dl(texts, self.vocab, self.tokenizer, self.backwards, bs, enc.seq_len, enc.max_len, progress=progress)
-        probs = self.get_preds(dl)[0]
+        probs = self.get_preds(dl, progress=progress)[0]
         return [self.classes[i] for i in probs.argmax(1).tolist()], probs
 
 def _load_pretrained(model:SequentialRNN, pretrained, vocab:list[str], config:dict|None, backwards:bool):
