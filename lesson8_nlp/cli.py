@@ -116,7 +116,7 @@ def _preset_value(s: str) -> tuple:
 def cmd_ulmfit(args: argparse.Namespace) -> int:
     "Run (or resume) ULMFiT and print the report's summary."
     import torch
-    from lesson8_nlp.ulmfit import DATASETS, report_table, run_ulmfit
+    from lesson8_nlp.ulmfit import default_run_folder, report_table, run_ulmfit
     if args.threads: torch.set_num_threads(args.threads)
     table = (dict(text_col=args.text_col, label_col=args.label_col, valid_col=args.valid_col, valid_pct=args.valid_pct)
              if Path(args.data).suffix.lower() in TABLE_SUFFIXES else None)   # your own table's columns
@@ -128,8 +128,7 @@ def cmd_ulmfit(args: argparse.Namespace) -> int:
         print(f"  {name:<14} " + '  '.join(f'{k} {v}' for k, v in info.items() if k != 'generated' and not isinstance(v, dict)))
         if info.get('generated'): print(f"  {'':<14} generated: {info['generated']}")
     print(report_table(rep).to_string(index=False, na_rep=''))
-    name = args.data if args.data in DATASETS else Path(args.data).stem
-    print(f"stages took {rep['total_stage_wall_s']:.0f}s in all; report: {Path(args.out or f'runs/ulmfit_{name}_{args.preset}')/'report.json'}")
+    print(f"stages took {rep['total_stage_wall_s']:.0f}s in all; report: {Path(args.out or default_run_folder(args.data, args.preset))/'report.json'}")
     return 0
 
 # %% ../nbs/90_cli.ipynb #715f873c

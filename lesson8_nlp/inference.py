@@ -15,7 +15,7 @@ from . import __version__
 from .download import atomic_write
 from .learner import CrossEntropyLossFlat, DataLoaders
 from .tokenizers import Tokenizer
-from .ulmfit_classifier import TextClassifierLearner, awd_lstm_clas_split, get_text_classifier
+from .ulmfit_classifier import CLAS_SIZE_KEYS, TextClassifierLearner, awd_lstm_clas_split, get_text_classifier
 
 # %% auto #0
 __all__ = ['EXPORT_FORMAT', 'EXPORT_VERSION', 'tokenizer_state', 'tokenizer_from_state', 'export_learner', 'load_learner']
@@ -130,7 +130,7 @@ def load_learner(fname:str|Path, # a file `learn.export()` wrote
     file = Path(fname); obj = _read_export(file)
     if obj['kind'] != 'text_classifier': raise ValueError(f"{file} holds a {obj['kind']!r}, not a text classifier")
     a, vocab, classes = obj['arch'], obj['vocab'], obj['classes']
-    model = get_text_classifier(len(vocab), len(classes), {k: a[k] for k in ('emb_sz', 'n_hid', 'n_layers', 'pad_token', 'bidir')},
+    model = get_text_classifier(len(vocab), len(classes), {k: a[k] for k in CLAS_SIZE_KEYS},
                                 lin_ftrs=a['lin_ftrs'], seq_len=a['seq_len'], max_len=a['max_len'])
     try: model.load_state_dict(obj['model'])
     except RuntimeError as e: raise ValueError(f"{file} is damaged: its weights do not fit its sizes ({str(e).splitlines()[0]})") from None

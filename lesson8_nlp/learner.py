@@ -647,7 +647,7 @@ class CrossEntropyLossFlat:
     def __call__(self, inp:Tensor, targ:Tensor) -> Tensor: return cross_entropy_flat(inp.transpose(self.axis, -1), targ, **self.kwargs)
     def activation(self, x:Tensor) -> Tensor: return F.softmax(x, dim=self.axis)
     def decodes(self, x:Tensor) -> Tensor: return x.argmax(dim=self.axis)
-    def __repr__(self): return f'FlattenedLoss of CrossEntropyLoss()'
+    def __repr__(self): return 'FlattenedLoss of CrossEntropyLoss()'
 
 
 # %% ../nbs/08_learner.ipynb #72ade1d2

@@ -22,8 +22,8 @@ from .ulmfit_classifier import ClasDataLoader, clas_dataloaders, parent_label, t
 from .ulmfit_lm import corpus_vocab, lm_dataloaders, numericalize_corpus, split_idxs
 
 # %% auto #0
-__all__ = ['TABLE_SUFFIXES', 'category_ids', 'TextDataLoaders', 'read_table', 'GrandparentSplitter', 'RandomSplitter',
-           'ColSplitter', 'ColReader', 'CategoryBlock', 'TextBlock', 'DataBlock']
+__all__ = ['TABLE_SUFFIXES', 'RandomSplitter', 'ColSplitter', 'GrandparentSplitter', 'category_ids', 'TextDataLoaders',
+           'read_table', 'ColReader', 'CategoryBlock', 'TextBlock', 'DataBlock']
 
 # %% ../nbs/25_text_data.ipynb #fab281ee
 def _tokenizer(tok_tfm) -> Tokenizer:
@@ -31,12 +31,28 @@ def _tokenizer(tok_tfm) -> Tokenizer:
     if tok_tfm is None: return Tokenizer(SpacyTokenizer())
     return tok_tfm if isinstance(tok_tfm, Tokenizer) else Tokenizer(tok_tfm)
 
-def _random_split(n:int, valid_pct:float, seed:int|None) -> tuple[np.ndarray, np.ndarray]:
-    "fastai's `RandomSplitter`: `valid_pct` of `n` at random; `seed` None draws one from torch (so `set_seed` fixes it)."
+def RandomSplitter(valid_pct:float=0.2, seed:int|None=None):
+    "fastai's splitter: `valid_pct` of the items at random (`seed` None: drawn from torch's generator, so `set_seed` fixes it)."
     if isinstance(valid_pct, bool) or not isinstance(valid_pct, (int, float)) or not 0 < valid_pct < 1:
         raise ValueError(f"valid_pct must be a fraction between 0 and 1 (e.g. 0.2), got {valid_pct!r}")
-    seed = int(torch.randint(0, 2**31 - 1, ())) if seed is None else check_int(seed, 'seed', 0)
-    return split_idxs(n, valid_pct, seed)
+    if seed is not None: check_int(seed, 'seed', 0)
+    def split(items) -> tuple[np.ndarray, np.ndarray]:
+        return split_idxs(len(items), valid_pct, int(torch.randint(0, 2**31 - 1, ())) if seed is None else seed)
+    return split
+
+def ColSplitter(col:int|str='is_valid'):
+    "fastai's splitter for a table: the rows whose `col` is True are the validation set."
+    def split(df:pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        flags = valid_flags(df[df_columns(df, col, 'valid_col')[0]], 'df').to_numpy()
+        return np.flatnonzero(~flags), np.flatnonzero(flags)
+    return split
+
+def GrandparentSplitter(train_name:str='train', valid_name:str='valid'):
+    "fastai's splitter: training and validation items by the name of the folder two levels up (`train/pos/0.txt`)."
+    def split(items) -> tuple[np.ndarray, np.ndarray]:
+        gp = np.array([Path(o).parent.parent.name for o in items])
+        return np.flatnonzero(gp == train_name), np.flatnonzero(gp == valid_name)
+    return split
 
 def category_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence,
                classes:Sequence|None=None) -> tuple[Tensor, list[str]]:
@@ -113,10 +129,7 @@ def _from_df(cls, df:pd.DataFrame, # the table
     texts = df_texts(df, text_col)                                  # checks the columns and every text
     if not texts: raise ValueError("df has no rows: nothing to train on")
     where = [f'row {i!r}' for i in df.index]
-    if valid_col is None: tr, va = _random_split(len(df), valid_pct, seed)
-    else:
-        flags = valid_flags(df[df_columns(df, valid_col, 'valid_col')[0]], 'df').to_numpy()
-        tr, va = np.flatnonzero(~flags), np.flatnonzero(flags)
+    tr, va = (RandomSplitter(valid_pct, seed) if valid_col is None else ColSplitter(valid_col))(df)
     labels = None if is_lm else df[df_columns(df, label_col, 'label_col')[0]].tolist()
     tkn = _tokenizer(tok_tfm)
     corpus = tokenize_texts(texts, tkn.tok, tkn.rules, n_workers, cache_dir, progress=progress)
@@ -160,7 +173,7 @@ def _from_folder(cls, path:str|Path, # the dataset's folder
     corpus = tokenize_folder(path, [train, valid] if valid_pct is None else None, tkn.tok, tkn.rules, n_workers, cache_dir,
                              progress=progress)
     if not len(corpus): raise ValueError(f"no readable .txt files under {path}")
-    if valid_pct is not None: tr, va = _random_split(len(corpus), valid_pct, seed)
+    if valid_pct is not None: tr, va = RandomSplitter(valid_pct, seed)(corpus)
     else:
         top = np.array([Path(f).relative_to(path).parts[0] for f in corpus.items])
         tr, va = np.flatnonzero(top == train), np.flatnonzero(top == valid)
@@ -192,24 +205,6 @@ def _test_dl(self, texts:Sequence[str], bs:int|None=None) -> ClasDataLoader:
 TextDataLoaders.show_batch, TextDataLoaders.test_dl = _show_batch, _test_dl
 
 # %% ../nbs/25_text_data.ipynb #c6176a83
-def GrandparentSplitter(train_name:str='train', valid_name:str='valid'):
-    "fastai's splitter: training and validation items by the name of the folder two levels up (`train/pos/0.txt`)."
-    def split(items) -> tuple[np.ndarray, np.ndarray]:
-        gp = np.array([Path(o).parent.parent.name for o in items])
-        return np.flatnonzero(gp == train_name), np.flatnonzero(gp == valid_name)
-    return split
-
-def RandomSplitter(valid_pct:float=0.2, seed:int|None=None):
-    "fastai's splitter: `valid_pct` of the items at random (`seed` None: from torch's generator, so `set_seed` fixes it)."
-    return lambda items: _random_split(len(items), valid_pct, seed)
-
-def ColSplitter(col:int|str='is_valid'):
-    "fastai's splitter for a table: the rows whose `col` is True are the validation set."
-    def split(df:pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        flags = valid_flags(df[df_columns(df, col, 'ColSplitter col')[0]], 'df').to_numpy()
-        return np.flatnonzero(~flags), np.flatnonzero(flags)
-    return split
-
 class ColReader:
     "fastai's `ColReader(cols)`: the value of column `cols` of a table row (`get_y=ColReader('label')`)."
     def __init__(self, cols:int|str): self.cols = cols

@@ -17,7 +17,7 @@ import torch
 
 from .baselines import baseline_report
 from .metrics import final_metrics, macro_f1
-from .data import get_text_files, load_imdb_sample, valid_flags
+from .data import get_text_files, load_imdb_sample
 from .download import atomic_write, cache_dir, load_state, sweep_leftovers, untar_data, URLs
 from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, launched_by_torchrun,
                                      num_distrib, rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
@@ -25,7 +25,7 @@ from .learner import Callback, LossNotFinite, MixedPrecision, set_seed
 from .numericalize import FAKE_TOK, check_vocab_args
 from .text_rules import check_int, text_spec_tok
 from .corpus import df_columns, df_texts, tokenize_folder, tokenize_texts, TokenizedCorpus
-from .text_data import TABLE_SUFFIXES, RandomSplitter, category_ids, read_table
+from .text_data import TABLE_SUFFIXES, ColSplitter, RandomSplitter, category_ids, read_table
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
 from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
                                            probs_accuracy, step_lr, text_classifier_learner, ClasDataLoader,
@@ -40,8 +40,8 @@ __all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', '
            'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params',
            'resolve_device', 'RunData', 'own_data_key', 'ulmfit_data', 'subset', 'check_learnable', 'config_digest',
            'config_diff', 'load_checkpoint', 'check_stamp', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint',
-           'resume_epoch', 'RunDivergedError', 'score_docs', 'probs_scores', 'run_ulmfit', 'peak_rss_mb',
-           'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
+           'resume_epoch', 'RunDivergedError', 'score_docs', 'probs_scores', 'default_run_folder', 'run_ulmfit',
+           'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
@@ -301,17 +301,14 @@ def _table_data(file:Path, base, cache:Path, progress:bool, text_col='text', lab
     df = read_table(file)
     texts = df_texts(df, text_col)
     labels = df[df_columns(df, label_col, 'label_col')[0]].tolist()
-    if valid_col is None: tr, te = RandomSplitter(valid_pct, seed)(df)
-    else:
-        flags = valid_flags(df[df_columns(df, valid_col, 'valid_col')[0]], file).to_numpy()
-        tr, te = np.flatnonzero(~flags), np.flatnonzero(flags)
+    tr, te = (RandomSplitter(valid_pct, seed) if valid_col is None else ColSplitter(valid_col))(df)
     if not len(tr) or not len(te): raise RunValueError(f"{file}: the split leaves {len(tr)} training and {len(te)} test rows: both need some")
     y, classes = category_ids(labels, tr, te, [f'{file}: row {i!r}' for i in df.index])
     corpus = tokenize_texts(texts, tok=base, cache_dir=cache, progress=progress)
     return dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=Tokenizer(base))
 
-def own_data_key(data:str, table:dict|None=None) -> dict|None:
-    "For a path given as `data`: what identifies it in a run's configuration (where, what its files hold, the table's columns); None for a named dataset."
+def _own_data_path(data) -> Path|None:
+    "`data` as a path to your own data (checked: a folder in IMDb's layout or a table file); None for a named dataset."
     if isinstance(data, str) and data in DATASETS: return None
     if not isinstance(data, (str, os.PathLike)) or not Path(data).exists():
         raise RunValueError(f"data must be one of {list(DATASETS)}, got {data!r} (nor is it a path: a folder in IMDb's layout "
@@ -322,6 +319,11 @@ def own_data_key(data:str, table:dict|None=None) -> dict|None:
                             f"it has {sorted(q.name for q in p.iterdir() if q.is_dir())}")
     if p.is_file() and p.suffix.lower() not in TABLE_SUFFIXES:
         raise RunValueError(f"data file {p}: expected a {', '.join(TABLE_SUFFIXES)} file, got {p.suffix or 'no suffix'}")
+    return p
+
+def own_data_key(data:str, table:dict|None=None) -> dict|None:
+    "For a path given as `data`: what identifies it in a run's configuration (where, what its files hold, the table's columns); None for a named dataset."
+    if (p := _own_data_path(data)) is None: return None
     files = [p] if p.is_file() else sorted(f for f in p.rglob('*.txt'))
     h = hashlib.sha256()
     for f in files: st = f.stat(); h.update(f'{f.relative_to(p) if p.is_dir() else f.name}\0{st.st_size}\0{st.st_mtime_ns}\0'.encode())
@@ -334,11 +336,10 @@ def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb', 'wisesigh
                 table:dict|None=None, # for a table: text_col, label_col, valid_col, valid_pct, seed
                ) -> RunData:
     "Tokenized corpus, vocab, and the document indices and labels of the LM and classifier stages."
-    own, tok = own_data_key(data, table), _choice(tok, 'tok', TOKENIZERS)
+    p, tok = _own_data_path(data), _choice(tok, 'tok', TOKENIZERS)
     with run_errors(): check_vocab_args(min_freq, max_vocab)                    # before any tokenizing
     cache = cache_dir()/'tokens'
-    if own is not None:
-        p = Path(data)
+    if p is not None:
         with run_errors():
             d = _folder_data(p, _tokenizer(tok), cache, progress) if p.is_dir() else _table_data(p, _tokenizer(tok), cache, progress, **(table or {}))
     elif data == 'wisesight': d = _wisesight(tok, cache, progress)
@@ -682,13 +683,17 @@ def _pretrained(pretrained, pretrained_bwd, dirs:list[str], config:dict) -> dict
                                 "--set config='{...}' with the file's sizes") from None
     return files
 
+def default_run_folder(data:str, preset:str) -> Path:
+    "Where a run writes without `out`: runs/ulmfit_<dataset, or your data's folder or file name>_<preset>."
+    return Path('runs')/f"ulmfit_{data if _own_data_path(data) is None else Path(data).stem}_{preset}"
+
 def run_ulmfit(data:str='sample', # 'sample', 'imdb', 'wisesight', or a folder in IMDb's layout or a CSV/TSV/JSONL file
                preset:str='tiny', # a key of `PRESETS`
                direction:str='fwd', # 'fwd', 'bwd' or 'both' (then also the ensemble)
                device:str='auto', # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N', 'mps'
                tok:str='word', # 'word' or 'subword'
                pretrained:str|Path|None=None, # 'wt103' (fastai's, both directions) or a fastai-format folder of forward weights
-               out:str|Path|None=None, # the run folder (default runs/ulmfit_<data>_<preset>)
+               out:str|Path|None=None, # the run folder (default `default_run_folder`)
                until:str|None=None, # stop after this stage (e.g. 'lm_fwd')
                seed:int=42, progress:bool=True,
                overrides:dict|None=None, # change preset values (tests use smaller runs)
@@ -709,8 +714,7 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb', 'wisesight', or a folder i
     if launched_by_torchrun(): dev, progress = setup_distrib(dev), progress and rank_distrib() == 0   # NCCL on CUDA, gloo on CPU
     files, t_start = rank0_first(_pretrained, pretrained, pretrained_bwd, dirs, p.config), time.perf_counter()
     def start() -> tuple[RunState, RunData, float]:                     # the folder and the data (torchrun: rank 0 first)
-        name = data if own is None else Path(data).stem
-        run = RunState(out or f'runs/ulmfit_{name}_{preset}', dict(data=data, **({'own_data': own} if own else {}), preset=preset, tok=tok, seed=seed,
+        run = RunState(out or default_run_folder(data, preset), dict(data=data, **({'own_data': own} if own else {}), preset=preset, tok=tok, seed=seed,
                        pretrained=str(pretrained) if pretrained else None,
                        **({'pretrained_bwd': str(pretrained_bwd)} if pretrained_bwd is not None else {}),
                        params=p.to_json()), lock=rank_distrib() == 0)   # torchrun: rank 0 holds the folder for them all

@@ -21,7 +21,7 @@ from .metrics import accuracy
 from .corpus import tokenize_texts
 from .tokenizers import Tokenizer, check_texts
 from .text_rules import check_int
-from .ulmfit_lm import TextLearner, _arch_vocab, _pretrained_choice, numericalize_corpus, pretrained_files
+from .ulmfit_lm import TextLearner, _from_dls, _pretrained_choice, numericalize_corpus, pretrained_files
 
 # %% auto #0
 __all__ = ['CLAS_SIZE_KEYS', 'UnfreezeStep', 'LESSON_UNFREEZE', 'parent_label', 'folder_labels', 'pad_chunks', 'sorted_batches',
@@ -294,17 +294,15 @@ def text_classifier_learner(dls:DataLoaders, # `TextDataLoaders` or `clas_datalo
                             tokenizer:Tokenizer|None=None, # how the texts were tokenized, for `predict` (default: `dls.tokenizer`)
                             alpha:float=2., beta:float=1., metrics=accuracy, **kwargs) -> TextClassifierLearner:
     "fastai's `text_classifier_learner(dls, AWD_LSTM, ...)`; frozen to train the head first when `pretrained` (as fastai)."
-    vocab, pretrained = _arch_vocab(dls, arch), _pretrained_choice(pretrained)
+    (vocab, backwards, tokenizer), pretrained = _from_dls(dls, arch, backwards, tokenizer), _pretrained_choice(pretrained)
     classes = getattr(dls, 'classes', None)
     if not classes: raise ValueError("dls has no classes: build it with TextDataLoaders or clas_dataloaders")
     n_out = len(classes) if n_out is None else check_int(n_out, 'n_out', 2)
     if n_out != len(classes): raise ValueError(f"n_out is {n_out} but the data has {len(classes)} classes {list(classes)[:5]}")
-    backwards = getattr(dls, 'backwards', False) if backwards is None else backwards
     model = get_text_classifier(len(vocab), n_out, config, drop_mult, (50,) if lin_ftrs is None else lin_ftrs, ps, seq_len, max_len)
     if pretrained is not None: _load_pretrained(model, pretrained, vocab, config, backwards)
     kwargs = {'moms': (0.8, 0.7, 0.8), **kwargs}
-    learn = TextClassifierLearner(dls, model, vocab, getattr(dls, 'tokenizer', None) if tokenizer is None else tokenizer,
-                                  backwards, splitter=awd_lstm_clas_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
+    learn = TextClassifierLearner(dls, model, vocab, tokenizer, backwards, splitter=awd_lstm_clas_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
                                   metrics=metrics, **kwargs)
     learn.classes = list(classes)
     if pretrained is not None: learn.freeze()

@@ -194,14 +194,15 @@ class LMLearner(TextLearner):
         toks = [t for t in self.num.decode(ids.tolist() + new) if t != BOS]
         return self.tokenizer.decode(toks)
 
-def _arch_vocab(dls, arch) -> list[str]:
-    "The vocab of `dls` once `arch` is checked to be `AWD_LSTM` (fastai's second argument)."
+def _from_dls(dls, arch, backwards:bool|None, tokenizer) -> tuple[list[str], bool, Tokenizer|None]:
+    "What a text learner takes from `dls` once `arch` is checked to be `AWD_LSTM`: the vocab, and the direction and tokenizer unless given."
     if arch is not AWD_LSTM:
         hint = (" (the vocab is not an argument any more: it comes from dls.vocab)" if isinstance(arch, (list, tuple)) else "")
         raise TypeError(f"arch must be AWD_LSTM, the one architecture here, got {type(arch).__name__}{hint}")
     vocab = getattr(dls, 'vocab', None)
     if not vocab: raise ValueError("dls has no vocab: build it with TextDataLoaders, lm_dataloaders or clas_dataloaders")
-    return list(vocab)
+    return (list(vocab), getattr(dls, 'backwards', False) if backwards is None else backwards,
+            getattr(dls, 'tokenizer', None) if tokenizer is None else tokenizer)
 
 def _pretrained_choice(pretrained):
     "fastai's `pretrained=True` is the WikiText-103 model; False or None: none."
@@ -219,12 +220,11 @@ def language_model_learner(dls:DataLoaders, # `TextDataLoaders(..., is_lm=True)`
                            metrics=(accuracy, perplexity),
                            **kwargs) -> LMLearner:
     "fastai's `language_model_learner(dls, AWD_LSTM, ...)`: tied LM, AR/TAR, flat loss, layer groups; frozen when pretrained."
-    vocab, pretrained = _arch_vocab(dls, arch), _pretrained_choice(pretrained)
-    backwards = getattr(dls, 'backwards', False) if backwards is None else backwards
+    (vocab, backwards, tokenizer), pretrained = _from_dls(dls, arch, backwards, tokenizer), _pretrained_choice(pretrained)
     model = get_language_model(len(vocab), config, drop_mult)
     if pretrained is not None: load_fastai_weights(model, *pretrained_files(pretrained, backwards), new_vocab=vocab)
     kwargs = {'moms': (0.8, 0.7, 0.8), 'loss_func': CrossEntropyLossFlat(), **kwargs}
-    learn = LMLearner(dls, model, vocab, getattr(dls, 'tokenizer', None) if tokenizer is None else tokenizer, backwards,
+    learn = LMLearner(dls, model, vocab, tokenizer, backwards,
                       splitter=awd_lstm_lm_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
                       metrics=metrics, **kwargs)
     if pretrained is not None: learn.freeze()
