@@ -29,8 +29,8 @@ class Module(nn.Module, metaclass=PrePostInitMeta):
     def __init__(self): pass
 
 # %% ../nbs/27_all.ipynb #0ebb7a7e
-LESSON_MODULES = ('data', 'download', 'text_rules', 'tokenizers', 'corpus', 'numericalize', 'lm_data', 'metrics', 'optimizers',
-                  'learner', 'activation_stats', 'human_numbers', 'lstm', 'regularization', 'awd_lstm', 'distributed',
+LESSON_MODULES = ('checks', 'safe_files', 'diagrams', 'data', 'download', 'text_rules', 'tokenizers', 'corpus', 'numericalize',
+                  'lm_data', 'metrics', 'optimizers', 'learner', 'activation_stats', 'human_numbers', 'lstm', 'regularization', 'awd_lstm', 'distributed',
                   'baselines', 'ulmfit_lm', 'ulmfit_classifier', 'ulmfit', 'generated', 'label_curve', 'text_data',
                   'inference', 'thai', 'widgets')
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from .download import atomic_write, load_state
+from .safe_files import atomic_write, load_state
 from .numericalize import check_tokens
 
 # %% auto #0

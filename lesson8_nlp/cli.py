@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .data import load_imdb_sample
-from .download import ChecksumError, atomic_write
+from .download import ChecksumError
+from .safe_files import atomic_write
 from .human_numbers import load_numbers, numbers_benchmark, numbers_table
 from .regularization import ALL_NUMBERS_MODELS
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, tokenization_steps
@@ -194,6 +195,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     learn = load_learner(args.model)                            # refusals name the file
     texts, df = (list(args.texts), None) if args.texts else _read_texts(args.file, args.text_col)
     labels, probs = learn.predict_texts(texts, bs=args.bs, progress=args.out is not None)
+    if learn.multi_label: labels = [';'.join(o) for o in labels]      # several labels per text: one cell, ';'-joined
     res = pd.DataFrame({'prediction': labels, **{f'p_{c}': probs[:, i].numpy().round(4) for i, c in enumerate(learn.classes)}})
     clash = [c for c in res.columns if df is not None and c in df.columns]
     if clash: raise ValueError(f"--file {args.file} already has the column(s) {clash} the predictions go in: rename them")

@@ -35,10 +35,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .data import get_text_files
-from .download import atomic_write, sweep_leftovers
-from .text_rules import FLD, apply_rules, check_int
-from .tokenizers import (SpacyTokenizer, Tokenizer, _base_tok, _blank_spacy, _check_cache_dir, _name,
-                                    _pkg_version, _rule_list, _token_list, check_texts, check_utf8, replace_space)
+from .safe_files import atomic_write, sweep_leftovers
+from .text_rules import FLD, apply_rules
+from .checks import check_int, check_texts, check_utf8
+from .tokenizers import SpacyTokenizer, Tokenizer, _base_tok, _blank_spacy, _check_cache_dir, _name, _pkg_version, _rule_list, _token_list, replace_space
+
 
 # %% ../nbs/03_corpus.ipynb #6870759d
 _re_piece = re.compile(r'\S+|\s{2,}|[^\S ]')  # pieces spaCy tokenizes on their own (a lone ' ' makes no token)

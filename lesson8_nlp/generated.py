@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from .awd_lstm import AWD_LSTM
 from .baselines import tfidf_nbsvm_baseline
 from .learner import MixedPrecision, set_seed
-from .text_rules import BOS, check_int
+from .text_rules import BOS
+from .checks import check_int
 from .ulmfit import RunState, ULMFiTPreset, load_run_lm
 from .ulmfit_classifier import (UnfreezeStep, clas_config, clas_dataloaders, gradual_unfreeze,
                                            probs_accuracy, text_classifier_learner)

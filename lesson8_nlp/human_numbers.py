@@ -10,26 +10,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from matplotlib.axes import Axes
-from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .data import human_numbers
+from .diagrams import DIAGRAM_COLOURS, diagram_axes, draw_arrow, draw_box
 from .learner import Callback, DataLoaders, Learner, ModelResetter, cross_entropy_flat, set_seed
 from .metrics import accuracy, final_metrics
 
 # %% auto #0
-__all__ = ['LESSON_BASELINE', 'N_HIDDEN', 'BS', 'DIAGRAM_COLOURS', 'LESSON_ACCURACY', 'NUMBERS_MODELS', 'hn_tokens',
-           'make_vocab_first_seen', 'tokens_to_ids', 'NumbersCorpus', 'load_numbers', 'seq3_pairs', 'contiguous_split',
-           'most_common_baseline', 'numbers_baseline', 'SeqBatches', 'group_chunks', 'seqs_with_targets', 'numbers_dls',
-           'zero_lstm_state', 'check_state_rows', 'NumbersRecipe', 'numbers_learner', 'train_numbers_model', 'LMModel1',
-           'LMModel2', 'diagram_axes', 'draw_box', 'draw_arrow', 'diagram_texts', 'draw_rnn', 'LMModel3', 'LMModel4',
-           'LMModel5', 'LMModel6', 'get_numbers_model', 'numbers_benchmark', 'numbers_table']
+__all__ = ['LESSON_BASELINE', 'N_HIDDEN', 'BS', 'LESSON_ACCURACY', 'NUMBERS_MODELS', 'hn_tokens', 'make_vocab_first_seen',
+           'tokens_to_ids', 'NumbersCorpus', 'load_numbers', 'seq3_pairs', 'contiguous_split', 'most_common_baseline',
+           'numbers_baseline', 'SeqBatches', 'group_chunks', 'seqs_with_targets', 'numbers_dls', 'zero_lstm_state',
+           'check_state_rows', 'NumbersRecipe', 'numbers_learner', 'train_numbers_model', 'LMModel1', 'LMModel2',
+           'draw_rnn', 'LMModel3', 'LMModel4', 'LMModel5', 'LMModel6', 'get_numbers_model', 'numbers_benchmark',
+           'numbers_table']
 
 # %% ../nbs/10_human_numbers.ipynb #065d1e2f
 def hn_tokens(path:str|Path|None=None) -> list[str]:
@@ -239,58 +238,6 @@ class LMModel2(nn.Module):
         for i in range(x.shape[1]):
             h = F.relu(self.h_h(h + self.i_h(x[:, i])))  # (bs, nh)
         return self.h_o(h)                               # (bs, vocab)
-
-# %% ../nbs/10_human_numbers.ipynb #5b6cf920
-DIAGRAM_COLOURS = {'input': '#f9cb9c', 'hidden': '#b6d7a8', 'output': '#9fc5e8', 'gate': '#ffe599',
-                   'data': '#eeeeee', 'new': '#ea9999'}  # box fills by kind, shared by every picture of the course
-
-def diagram_axes(ax:Axes|None=None, figsize:tuple[float, float]=(8, 3)) -> Axes:
-    "`ax`, or the axes filling a new figure of `figsize`, made ready for a diagram: equal scales, no frame or ticks."
-    if ax is None: ax = plt.figure(figsize=figsize).add_axes((0.01, 0.01, 0.98, 0.9))  # room for a title
-    ax.set_aspect('equal'); ax.set_axis_off()
-    return ax
-
-def draw_box(
-    ax:Axes, # the diagram's axes
-    xy:tuple[float, float], # centre
-    text:str, # the label inside
-    size:tuple[float, float]=(1.0, 0.45), # width and height; a circle's diameter is the width
-    colour:str='white', # fill
-    circle:bool=False, # a circle (an element-wise operation) instead of a rounded box
-    fontsize:float=10, # of the label
-    gid:str='box', # tags the patch and its label, so that tests can find them
-) -> Patch:
-    "A labelled box (or circle) centred at `xy`; returns the patch."
-    (x, y), (w, h) = xy, size
-    p = Circle(xy, w / 2) if circle else FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle='round,pad=0,rounding_size=0.08')
-    p.set(facecolor=colour, edgecolor='0.3', linewidth=1, gid=gid, zorder=2)
-    ax.add_patch(p)
-    ax.text(x, y, text, ha='center', va='center', fontsize=fontsize, zorder=3, gid=gid)
-    return p
-
-def draw_arrow(
-    ax:Axes, # the diagram's axes
-    start:tuple[float, float], # tail
-    end:tuple[float, float], # head
-    label:str|None=None, # written on the arrow, in its colour
-    colour:str='0.25', # of the arrow and its label
-    bend:float=0.0, # 0 is straight; the larger, the more it curves (negative: the other way)
-    label_xy:tuple[float, float]|None=None, # where the label goes; default the middle of the arrow
-    head:bool=True, # False draws a plain line, tagged `gid='line'`
-) -> FancyArrowPatch:
-    "An arrow from `start` to `end` (tagged `gid='arrow'`), optionally labelled; returns the patch."
-    a = FancyArrowPatch(start, end, arrowstyle='-|>' if head else '-', mutation_scale=11, color=colour, linewidth=1.4,
-                        connectionstyle=f'arc3,rad={bend}', shrinkA=0, shrinkB=0, gid='arrow' if head else 'line', zorder=1)
-    ax.add_patch(a)
-    if label:
-        lx, ly = label_xy or ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
-        ax.text(lx, ly, label, ha='center', va='center', fontsize=8, color=colour, zorder=3,
-                bbox=dict(boxstyle='round,pad=0.1', facecolor='white', edgecolor='none'))
-    return a
-
-def diagram_texts(ax:Axes) -> list[str]:
-    "Every text drawn on `ax`, in drawing order: how tests read a diagram back."
-    return [t.get_text() for t in ax.texts]
 
 # %% ../nbs/10_human_numbers.ipynb #6048f7d5
 _STEP_DX, _ROW_DY = 2.0, 1.2                             # distance between two steps, between two rows

@@ -5,15 +5,14 @@
 # %% ../nbs/26_export.ipynb #071405c1
 from __future__ import annotations
 import importlib, os
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import __version__
-from .download import atomic_write
-from .learner import CrossEntropyLossFlat, DataLoaders
+from .safe_files import atomic_write
+from .learner import BCEWithLogitsLossFlat, CrossEntropyLossFlat, DataLoaders
 from .tokenizers import Tokenizer
 from .ulmfit_classifier import CLAS_SIZE_KEYS, TextClassifierLearner, awd_lstm_clas_split, get_text_classifier
 
@@ -99,7 +98,8 @@ def export_learner(learn:TextClassifierLearner, fname:str|Path='export.pth') -> 
     obj = dict(format=EXPORT_FORMAT, version=EXPORT_VERSION, lesson8_nlp=__version__, kind='text_classifier',
                tokenizer=tokenizer_state(learn.tokenizer),     # first: a tokenizer that cannot be named writes nothing
                arch=_arch(learn.model), vocab=[str(t) for t in learn.vocab], classes=[str(c) for c in learn.classes],
-               backwards=bool(learn.backwards), model={k: v.detach().cpu() for k, v in learn.model.state_dict().items()})
+               backwards=bool(learn.backwards), model={k: v.detach().cpu() for k, v in learn.model.state_dict().items()},
+               multi_label=bool(getattr(learn, 'multi_label', False)), thresh=float(getattr(learn.loss_func, 'thresh', 0.5)))
     file = learn.path/fname
     with atomic_write(file) as f: torch.save(obj, f)
     return file
@@ -136,7 +136,9 @@ def load_learner(fname:str|Path, # a file `learn.export()` wrote
     except RuntimeError as e: raise ValueError(f"{file} is damaged: its weights do not fit its sizes ({str(e).splitlines()[0]})") from None
     dls = DataLoaders([], [], 'cpu' if cpu else None)
     dls.vocab, dls.classes = vocab, classes
+    multi = bool(obj.get('multi_label', False))                    # (absent from the first files: one label per text)
+    loss = BCEWithLogitsLossFlat(thresh=float(obj.get('thresh', 0.5))) if multi else CrossEntropyLossFlat()
     learn = TextClassifierLearner(dls, model, vocab, tokenizer_from_state(obj['tokenizer'], file), obj['backwards'],
-                                  loss_func=CrossEntropyLossFlat(), splitter=awd_lstm_clas_split, progress=False)
-    learn.classes = list(classes)
+                                  loss_func=loss, splitter=awd_lstm_clas_split, progress=False)
+    learn.classes, learn.multi_label = list(classes), multi
     return learn

@@ -17,10 +17,10 @@ from tqdm.auto import tqdm
 
 from .awd_lstm import AWD_LSTM
 from .baselines import baseline_report
-from .download import atomic_write
+from .safe_files import atomic_write
 from .learner import Callback, CancelValidException, MixedPrecision, set_seed
 from .metrics import final_metrics
-from .text_rules import check_int
+from .checks import check_int
 from .ulmfit import (RunData, RunState, RunValueError, ULMFiTPreset, _choice, _lr, check_stamp, config_digest,
                                 machine_line, peak_rss_mb, probs_scores, resolve_device, run_errors, run_ulmfit, score_docs,
                                 spread_lr, ulmfit_data)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .download import atomic_write, load_state
+from .safe_files import atomic_write, load_state
 from .lm_data import INT_DTYPES, WIDE_UINTS
 from .metrics import AvgLoss, AvgSmoothLoss, Metric, camel2snake, mk_metric
 from .optimizers import (Adam, SuggestedLRs, get_hyper, group_lrs, one_cycle_scheds, one_param_group,
@@ -27,9 +27,9 @@ __all__ = ['EVENTS', 'BF16_CPU_FLAGS', 'set_seed', 'default_device', 'to_device'
            'CancelEpochException', 'CancelTrainException', 'CancelValidException', 'CancelBatchException', 'Callback',
            'run_cbs', 'check_targets', 'check_token_ids', 'first_embedding', 'check_inputs', 'CallbackHost',
            'LossNotFinite', 'BasicLearner', 'format_time', 'Recorder', 'ProgressCallback', 'ParamScheduler', 'LRFinder',
-           'save_model', 'load_model', 'Learner', 'cross_entropy_flat', 'CrossEntropyLossFlat', 'ModelResetter',
-           'RNNCallback', 'RNNRegularizer', 'rnn_cbs', 'GradientClip', 'cpu_flags', 'bf16_supported', 'bf16_lstm_works',
-           'MixedPrecision']
+           'save_model', 'load_model', 'Learner', 'cross_entropy_flat', 'CrossEntropyLossFlat', 'BCEWithLogitsLossFlat',
+           'ModelResetter', 'RNNCallback', 'RNNRegularizer', 'rnn_cbs', 'GradientClip', 'cpu_flags', 'bf16_supported',
+           'bf16_lstm_works', 'MixedPrecision']
 
 # %% ../nbs/08_learner.ipynb #bc376321
 def set_seed(seed:int, deterministic:bool=False) -> None:
@@ -648,6 +648,18 @@ class CrossEntropyLossFlat:
     def activation(self, x:Tensor) -> Tensor: return F.softmax(x, dim=self.axis)
     def decodes(self, x:Tensor) -> Tensor: return x.argmax(dim=self.axis)
     def __repr__(self): return 'FlattenedLoss of CrossEntropyLoss()'
+
+class BCEWithLogitsLossFlat:
+    "fastai's `BCEWithLogitsLossFlat()`, the multi-label loss: a sigmoid per class (`activation`), 'present' above `thresh` (`decodes`)."
+    def __init__(self, axis:int=-1, thresh:float=0.5, **kwargs): self.axis, self.thresh, self.kwargs = axis, thresh, kwargs
+    def __call__(self, inp:Tensor, targ:Tensor) -> Tensor:
+        if inp.shape != targ.shape:
+            raise ValueError(f"BCEWithLogitsLossFlat: scores {tuple(inp.shape)} and targets {tuple(targ.shape)} differ: "
+                             "multi-label targets have one 0/1 column per class")
+        return F.binary_cross_entropy_with_logits(inp.float(), targ.float(), **self.kwargs)
+    def activation(self, x:Tensor) -> Tensor: return torch.sigmoid(x)
+    def decodes(self, x:Tensor) -> Tensor: return x > self.thresh
+    def __repr__(self): return 'FlattenedLoss of BCEWithLogitsLoss()'
 
 
 # %% ../nbs/08_learner.ipynb #72ade1d2

@@ -15,7 +15,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .text_rules import check_int
+from .checks import check_int
 
 # %% ../nbs/05_lm_data.ipynb #9b1b5337
 class LMLayout(NamedTuple):

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .human_numbers import DIAGRAM_COLOURS, NumbersRecipe, check_state_rows, diagram_axes, draw_arrow, draw_box
+from .human_numbers import NumbersRecipe, check_state_rows
+from .diagrams import DIAGRAM_COLOURS, diagram_axes, draw_arrow, draw_box
 from .activation_stats import ActivationStats
 
 # %% auto #0

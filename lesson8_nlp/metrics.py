@@ -8,11 +8,13 @@ import copy, math, re
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from torch import Tensor
 
 # %% auto #0
 __all__ = ['perplexity', 'accuracy', 'camel2snake', 'Metric', 'AvgMetric', 'AvgLoss', 'AvgSmoothLoss', 'Perplexity', 'mk_metric',
-           'final_metrics', 'confusion_matrix', 'f1_scores', 'macro_f1', 'classification_scores']
+           'final_metrics', 'confusion_matrix', 'f1_scores', 'macro_f1', 'classification_scores', 'accuracy_multi',
+           'F1ScoreMulti']
 
 # %% ../nbs/06_metrics.ipynb #86385353
 def accuracy(
@@ -129,3 +131,39 @@ def classification_scores(preds, targs, n_classes: int) -> dict:
     "Accuracy (= micro-F1 for one label per item) and macro-F1."
     preds, targs = np.asarray(preds).ravel(), np.asarray(targs).ravel()
     return dict(accuracy=float((preds == targs).mean()), macro_f1=macro_f1(preds, targs, n_classes))
+
+# %% ../nbs/06_metrics.ipynb #5730b0c4
+def _multi_hot(inp:Tensor, targ:Tensor, thresh:float, sigmoid:bool, what:str) -> tuple[Tensor, Tensor]:
+    "Predicted and target 0/1 cells of a multi-label batch, checked to have the same shape."
+    if inp.shape != targ.shape:
+        raise ValueError(f"{what}: scores {tuple(inp.shape)} and targets {tuple(targ.shape)} differ: a multi-label target "
+                         "has one 0/1 column per class")
+    return (inp.sigmoid() if sigmoid else inp) > thresh, targ.bool()
+
+def accuracy_multi(inp:Tensor, # scores (bs, n_classes): logits, or probabilities with `sigmoid=False`
+                   targ:Tensor, # multi-hot targets (bs, n_classes)
+                   thresh:float=0.5, sigmoid:bool=True) -> Tensor:
+    "fastai's `accuracy_multi`: share of (item, class) cells where 'probability > thresh' matches the target."
+    pred, targ = _multi_hot(inp, targ, thresh, sigmoid, 'accuracy_multi')
+    return (pred == targ).float().mean()
+
+class F1ScoreMulti(Metric):
+    "fastai's `F1ScoreMulti`: F1 of multi-label predictions over the whole validation set, `average` 'macro' or 'micro'."
+    def __init__(self, thresh:float=0.5, sigmoid:bool=True, average:str='macro'):
+        if average not in ('macro', 'micro'): raise ValueError(f"average must be 'macro' or 'micro', got {average!r}")
+        self.thresh, self.sigmoid, self.average = thresh, sigmoid, average
+        self.reset()
+    def reset(self): self.tp = self.fp = self.fn = 0
+    def accumulate(self, learn):
+        pred, targ = _multi_hot(learn.pred.detach().float(), learn.yb[0], self.thresh, self.sigmoid, 'F1ScoreMulti')
+        self.tp = self.tp + (pred & targ).sum(0); self.fp = self.fp + (pred & ~targ).sum(0); self.fn = self.fn + (~pred & targ).sum(0)
+    @property
+    def value(self):
+        if isinstance(self.tp, int): return None
+        tp, fp, fn = [o.double() for o in (self.tp, self.fp, self.fn)]
+        if self.average == 'micro': tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+        denom = 2 * tp + fp + fn
+        return float(torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.zeros_like(denom)).mean())
+    @property
+    def name(self) -> str: return 'f1_score'
+

@@ -12,7 +12,8 @@ from typing import Iterable, Sequence
 
 import torch
 
-from .text_rules import check_int, text_spec_tok
+from .text_rules import text_spec_tok
+from .checks import check_int
 
 # %% ../nbs/04_numericalize.ipynb #c1b9a396
 def check_tokens(toks: Sequence[str], # a document's tokens

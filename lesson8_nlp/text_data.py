@@ -4,7 +4,6 @@
 
 # %% ../nbs/25_text_data.ipynb #79017174
 from __future__ import annotations
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,14 +15,15 @@ from torch import Tensor
 from .corpus import TokenizedCorpus, df_columns, df_texts, tokenize_folder, tokenize_texts
 from .data import get_text_files, read_utf8_csv, valid_flags
 from .learner import DataLoaders
-from .text_rules import check_int
+from .checks import check_int
 from .tokenizers import SpacyTokenizer, Tokenizer
 from .ulmfit_classifier import ClasDataLoader, clas_dataloaders, parent_label, texts_dl
 from .ulmfit_lm import corpus_vocab, lm_dataloaders, numericalize_corpus, split_idxs
 
 # %% auto #0
-__all__ = ['TABLE_SUFFIXES', 'RandomSplitter', 'ColSplitter', 'GrandparentSplitter', 'category_ids', 'TextDataLoaders',
-           'read_table', 'ColReader', 'CategoryBlock', 'TextBlock', 'DataBlock']
+__all__ = ['TABLE_SUFFIXES', 'RandomSplitter', 'ColSplitter', 'GrandparentSplitter', 'category_ids', 'multi_category_ids',
+           'TextDataLoaders', 'read_table', 'ColReader', 'CategoryBlock', 'MultiCategoryBlock', 'TextBlock',
+           'DataBlock']
 
 # %% ../nbs/25_text_data.ipynb #fab281ee
 def _tokenizer(tok_tfm) -> Tokenizer:
@@ -60,34 +60,67 @@ def category_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence,
     bad = next((i for i, o in enumerate(labels) if o is None or (isinstance(o, float) and np.isnan(o))), None)
     if bad is not None: raise ValueError(f"{where[bad]} has no label: fill in or drop it")
     names = [str(o) for o in labels]
-    if classes is not None:
-        classes = [str(c) for c in classes]
-        odd = next((i for i, o in enumerate(names) if o not in set(classes)), None)
-        if odd is not None: raise ValueError(f"{where[odd]} is labelled {names[odd]!r}, not one of the classes {classes}")
-    classes = sorted({names[i] for i in tr}) if classes is None else classes
+    classes = _known_classes([[n] for n in names], tr, va, where, classes)
     if len(classes) < 2:
         raise ValueError(f"the training labels have {len(classes)} class(es) {classes}: a classifier needs two or more")
-    unknown = next((i for i in va if names[i] not in set(classes)), None)
-    if unknown is not None:
-        raise ValueError(f"{where[unknown]} is labelled {names[unknown]!r}, a class no training document has "
-                         f"(the classes are {classes}): move it to the training set or drop it")
     c2i = {c: i for i, c in enumerate(classes)}
     return torch.tensor([c2i[n] for n in names]), classes
+
+def _known_classes(sets:list[list[str]], tr:np.ndarray, va:np.ndarray, where:Sequence, classes:Sequence|None) -> list[str]:
+    "`classes` (checked to hold every label), else the sorted training labels (checked to hold the validation ones)."
+    def first_unknown(idx, known):
+        return next(((i, o) for i in idx for o in sets[i] if o not in known), None)
+    if classes is not None:
+        classes = [str(c) for c in classes]
+        odd = first_unknown(range(len(sets)), set(classes))
+        if odd is not None: raise ValueError(f"{where[odd[0]]} is labelled {odd[1]!r}, not one of the classes {classes}")
+        return classes
+    classes = sorted({o for i in tr for o in sets[i]})
+    odd = first_unknown(va, set(classes))
+    if odd is not None:
+        raise ValueError(f"{where[odd[0]]} is labelled {odd[1]!r}, a class no training document has "
+                         f"(the classes are {classes}): move it to the training set or drop it")
+    return classes
+
+def _label_sets(labels:Sequence, where:Sequence, label_delim:str|None) -> list[list[str]]:
+    "Each document's labels: a list as it is, a string split at `label_delim`; None, NaN or '' is no label."
+    res = []
+    for i, o in enumerate(labels):
+        if o is None or (isinstance(o, float) and np.isnan(o)) or o == '': res.append([]); continue
+        if isinstance(o, str):
+            if label_delim is None:
+                raise ValueError(f"{where[i]}'s labels are the string {o!r:.60}: give label_delim (e.g. ';') to split it, "
+                                 "or let get_y return a list")
+            res.append([s.strip() for s in o.split(label_delim) if s.strip()])
+        elif isinstance(o, (list, tuple, set, np.ndarray)): res.append([str(s) for s in o])
+        else: raise ValueError(f"{where[i]}'s labels are {o!r:.60}: expected a list of labels or a string to split")
+    return res
+
+def multi_category_ids(labels:Sequence, # each document's labels: a list, or a string split at `label_delim`
+                       tr:np.ndarray, va:np.ndarray, where:Sequence,
+                       classes:Sequence|None=None, label_delim:str|None=None) -> tuple[Tensor, list[str]]:
+    "Several labels per document: 0/1 rows (n, n_classes), and the classes (default: the sorted training labels)."
+    sets = _label_sets(labels, where, label_delim)
+    classes = _known_classes(sets, tr, va, where, classes)
+    if not classes: raise ValueError("no training document has a label: a multi-label classifier needs at least one class")
+    c2i, y = {c: i for i, c in enumerate(classes)}, torch.zeros(len(sets), len(classes))
+    for i, s in enumerate(sets): y[i, [c2i[o] for o in s]] = 1.
+    return y, classes
 
 # %% ../nbs/25_text_data.ipynb #631d705c
 class TextDataLoaders(DataLoaders):
     "fastai's `TextDataLoaders`: training and validation text batches with the `vocab`, `classes` and `tokenizer` a learner needs."
     def __init__(self, train, valid, vocab:Sequence[str], tokenizer:Tokenizer, classes:Sequence[str]|None=None,
-                 backwards:bool=False, device=None):
+                 backwards:bool=False, device=None, multi_label:bool=False):
         super().__init__(train, valid, device)
-        self.vocab, self.tokenizer, self.backwards = list(vocab), tokenizer, backwards
+        self.vocab, self.tokenizer, self.backwards, self.multi_label = list(vocab), tokenizer, backwards, multi_label
         self.classes = None if classes is None else list(classes)
 
     @property
     def is_lm(self) -> bool: return self.classes is None
 
     def __repr__(self):
-        what = 'language model' if self.is_lm else f'classifier, classes {self.classes}'
+        what = 'language model' if self.is_lm else f"{'multi-label ' if self.multi_label else ''}classifier, classes {self.classes}"
         return (f'TextDataLoaders({what}; {len(self.vocab):,} tokens in the vocab; '
                 f'{len(self.train)} training and {len(self.valid)} validation batches)')
 
@@ -97,7 +130,8 @@ def _text_dataloaders(corpus:TokenizedCorpus, tkn:Tokenizer, tr:np.ndarray, va:n
                       where:Sequence|None=None, # how to name each document in an error (a row, a file)
                       text_vocab:Sequence[str]|None=None, min_freq:int=3, max_vocab:int=60000,
                       seq_len:int=72, backwards:bool=False, bs:int=64, device=None,
-                      classes:Sequence|None=None) -> TextDataLoaders: # the classes, in order (default: sorted training labels)
+                      classes:Sequence|None=None, # the classes, in order (default: sorted training labels)
+                      multi_label:bool=False, label_delim:str|None=None) -> TextDataLoaders: # several labels per document
     "The one pipeline behind every door: vocab, numericalized documents, then LM or classifier batches."
     bs, seq_len = check_int(bs, 'bs', 1), check_int(seq_len, 'seq_len', 1)
     if not len(tr): raise ValueError("no training documents: the split left them all for validation")
@@ -107,9 +141,10 @@ def _text_dataloaders(corpus:TokenizedCorpus, tkn:Tokenizer, tr:np.ndarray, va:n
     if labels is None:
         dls = lm_dataloaders(docs(tr), docs(va), vocab, bs=bs, seq_len=seq_len, device=device)
         return TextDataLoaders(dls.train, dls.valid, vocab, tkn, None, backwards, dls.device)
-    y, classes = category_ids(labels, tr, va, where, classes)
+    y, classes = (multi_category_ids(labels, tr, va, where, classes, label_delim) if multi_label
+                  else category_ids(labels, tr, va, where, classes))
     dls = clas_dataloaders(docs(tr), y[tr], docs(va), y[va], vocab, classes, bs=bs, seq_len=seq_len, device=device)
-    return TextDataLoaders(dls.train, dls.valid, vocab, tkn, classes, backwards, dls.device)
+    return TextDataLoaders(dls.train, dls.valid, vocab, tkn, classes, backwards, dls.device, multi_label)
 
 # %% ../nbs/25_text_data.ipynb #a6e61afa
 def _from_df(cls, df:pd.DataFrame, # the table
@@ -117,6 +152,7 @@ def _from_df(cls, df:pd.DataFrame, # the table
              valid_pct:float=0.2, seed:int|None=None, # a random validation share (when there is no `valid_col`)
              text_col:int|str|list=0, # the column(s) of texts, by name or position
              label_col:int|str=1, # the column of labels (ignored when `is_lm`)
+             label_delim:str|None=None, # several labels per text, joined by this in `label_col` (e.g. ';'): a multi-label classifier
              text_vocab:Sequence[str]|None=None, # numericalize with this vocab (a classifier: the language model's)
              is_lm:bool=False, # language-model batches instead of classifier ones
              valid_col:int|str|None=None, # a column of True/False: the validation rows
@@ -133,7 +169,8 @@ def _from_df(cls, df:pd.DataFrame, # the table
     labels = None if is_lm else df[df_columns(df, label_col, 'label_col')[0]].tolist()
     tkn = _tokenizer(tok_tfm)
     corpus = tokenize_texts(texts, tkn.tok, tkn.rules, n_workers, cache_dir, progress=progress)
-    dls = _text_dataloaders(corpus, tkn, tr, va, labels, where, text_vocab, min_freq, max_vocab, seq_len, backwards, bs, device)
+    dls = _text_dataloaders(corpus, tkn, tr, va, labels, where, text_vocab, min_freq, max_vocab, seq_len, backwards, bs, device,
+                            multi_label=label_delim is not None, label_delim=label_delim)
     dls.path = Path(path)
     return dls
 
@@ -195,7 +232,8 @@ def _show_batch(self, max_n:int=9, trunc_at:int=150) -> pd.DataFrame:
     cut = lambda s: ' '.join(s.split(' ')[:trunc_at])
     rows = range(min(max_n, len(x)))
     if self.is_lm: return pd.DataFrame({'text': [cut(text(x[i])) for i in rows], 'text_': [cut(text(y[i])) for i in rows]})
-    return pd.DataFrame({'text': [cut(text(x[i])) for i in rows], 'category': [self.classes[int(y[i])] for i in rows]})
+    cat = ((lambda r: ';'.join(c for c, on in zip(self.classes, r.tolist()) if on)) if self.multi_label else (lambda r: self.classes[int(r)]))
+    return pd.DataFrame({'text': [cut(text(x[i])) for i in rows], 'category': [cat(y[i]) for i in rows]})
 
 def _test_dl(self, texts:Sequence[str], bs:int|None=None) -> ClasDataLoader:
     "fastai's `dls.test_dl(texts)`: raw texts tokenized and numericalized as the training ones, for `learn.get_preds(dl=...)`."
@@ -206,14 +244,20 @@ TextDataLoaders.show_batch, TextDataLoaders.test_dl = _show_batch, _test_dl
 
 # %% ../nbs/25_text_data.ipynb #c6176a83
 class ColReader:
-    "fastai's `ColReader(cols)`: the value of column `cols` of a table row (`get_y=ColReader('label')`)."
-    def __init__(self, cols:int|str): self.cols = cols
-    def __call__(self, row:pd.Series): return row.iloc[self.cols] if isinstance(self.cols, int) else row[self.cols]
-    def __repr__(self): return f'ColReader({self.cols!r})'
+    "fastai's `ColReader(cols, label_delim=None)`: the value of column `cols` of a table row, split at `label_delim` if given."
+    def __init__(self, cols:int|str, label_delim:str|None=None): self.cols, self.label_delim = cols, label_delim
+    def __call__(self, row:pd.Series):
+        o = row.iloc[self.cols] if isinstance(self.cols, int) else row[self.cols]
+        if self.label_delim is None or not isinstance(o, str): return o
+        return [s for s in o.split(self.label_delim) if s]
+    def __repr__(self): return f'ColReader({self.cols!r}' + ('' if self.label_delim is None else f', label_delim={self.label_delim!r}') + ')'
 
 class CategoryBlock:
     "fastai's `CategoryBlock`: one label per text; `vocab` fixes the classes and their order (default: the sorted training labels)."
     def __init__(self, vocab:Sequence|None=None): self.vocab = None if vocab is None else list(vocab)
+
+class MultiCategoryBlock(CategoryBlock):
+    "fastai's `MultiCategoryBlock`: several labels per text (`get_y` gives a list), a multi-label classifier (sigmoid, BCE)."
 
 class TextBlock:
     "fastai's `TextBlock`: texts read from files (`from_folder`) or columns (`from_df`), tokenized and numericalized."
@@ -244,12 +288,12 @@ def _read_files(files:Sequence) -> list[str]:
 
 # %% ../nbs/25_text_data.ipynb #df617cca
 class DataBlock:
-    "fastai's `DataBlock`, text only: `blocks` a `TextBlock`, or `(TextBlock, CategoryBlock)` with `get_y`."
+    "fastai's `DataBlock`, text only: `blocks` a `TextBlock`, or `(TextBlock, CategoryBlock or MultiCategoryBlock)` with `get_y`."
     def __init__(self, blocks, get_items=None, get_y=None, splitter=None):
         blocks = blocks if isinstance(blocks, (list, tuple)) else (blocks,)
-        blocks = [b() if b in (TextBlock, CategoryBlock) else b for b in blocks]   # fastai accepts the class itself
+        blocks = [b() if b in (TextBlock, CategoryBlock, MultiCategoryBlock) else b for b in blocks]   # fastai accepts the class itself
         if not blocks or not isinstance(blocks[0], TextBlock) or len(blocks) > 2 or (len(blocks) == 2 and not isinstance(blocks[1], CategoryBlock)):
-            raise TypeError(f"blocks must be a TextBlock, or (TextBlock, CategoryBlock), got {blocks!r:.100}")
+            raise TypeError(f"blocks must be a TextBlock, or (TextBlock, CategoryBlock or MultiCategoryBlock), got {blocks!r:.100}")
         self.text = blocks[0]
         self.category = blocks[1] if len(blocks) == 2 else None
         if self.text.is_lm and self.category is not None: raise ValueError("a language model's DataBlock has no CategoryBlock: drop it")
@@ -274,6 +318,7 @@ class DataBlock:
         corpus = tokenize_texts(texts, tkn.tok, tkn.rules, n_workers, cache_dir, progress=progress)
         dls = _text_dataloaders(corpus, tkn, np.asarray(tr), np.asarray(va), labels, where, t.vocab, t.min_freq, t.max_vocab,
                                 t.seq_len if seq_len is None else seq_len, t.backwards, bs, device,
-                                classes=None if self.category is None else self.category.vocab)
+                                classes=None if self.category is None else self.category.vocab,
+                                multi_label=isinstance(self.category, MultiCategoryBlock))
         dls.path = Path(path)
         return dls

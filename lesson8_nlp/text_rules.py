@@ -4,42 +4,20 @@
 
 # %% auto #0
 __all__ = ['UNK', 'PAD', 'BOS', 'EOS', 'FLD', 'TK_REP', 'TK_WREP', 'TK_UP', 'TK_MAJ', 'text_spec_tok', 'text_proc_rules',
-           'check_text', 'check_int', 'fix_html', 'replace_rep', 'replace_wrep', 'spec_add_spaces', 'rm_useless_spaces',
-           'replace_all_caps', 'replace_maj', 'lowercase', 'apply_rules', 'decode_spec_tokens']
+           'fix_html', 'replace_rep', 'replace_wrep', 'spec_add_spaces', 'rm_useless_spaces', 'replace_all_caps',
+           'replace_maj', 'lowercase', 'apply_rules', 'decode_spec_tokens']
 
 # %% ../nbs/01_text_rules.ipynb #0337037a
 import html
-import operator
 import re
 from typing import Callable, Iterable
+
+from .checks import check_text
 
 # %% ../nbs/01_text_rules.ipynb #48afcee3
 UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ = (
     'xxunk xxpad xxbos xxeos xxfld xxrep xxwrep xxup xxmaj'.split())
 text_spec_tok = [UNK, PAD, BOS, EOS, FLD, TK_REP, TK_WREP, TK_UP, TK_MAJ]  # fastai's default order
-
-# %% ../nbs/01_text_rules.ipynb #5d3111c4
-def check_text(t, name: str = '') -> str:
-    "Return `t` if it is a `str`, else raise a `TypeError` naming what was passed (and `name`, where it came from)."
-    if not isinstance(t, str):
-        raise TypeError(f'{name + ": " if name else ""}expected a text (str), got {type(t).__name__}: {t!r:.60}')
-    return t
-
-def check_int(v,                  # the value to check
-              name: str,          # the argument's name, for the message
-              at_least: int = 1,  # the smallest value allowed
-              why: str = '',      # said after the bound, e.g. ' (room for the special tokens)'
-              none_means: str = '', # if given, None is allowed and this says what it does
-             ) -> int | None:
-    "`v` as an `int`, or an error naming `name` when it is not an integer `>= at_least` (bools are refused)."
-    if v is None and none_means: return None
-    alt = f' (or None: {none_means})' if none_means else ''
-    try:
-        if isinstance(v, bool): raise TypeError
-        i = operator.index(v)
-    except TypeError: raise TypeError(f"{name} must be an integer{alt}, got {type(v).__name__} {v!r:.40}") from None
-    if i < at_least: raise ValueError(f"{name} must be at least {at_least}{why}{alt}, got {i}")
-    return i
 
 # %% ../nbs/01_text_rules.ipynb #80d1fcd0
 _html_leftovers = (  # (broken form, replacement), applied in this order: fastai 2.8's list

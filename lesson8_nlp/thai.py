@@ -22,7 +22,8 @@ import pandas as pd
 from .download import untar_data, URLs
 from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, decode_spec_tokens, fix_html, lowercase, text_spec_tok
 from .corpus import _Fingerprint, tokenize_texts
-from .tokenizers import SentencePieceTokenizer, Tokenizer, _collection, _name, _pkg_version, check_utf8
+from .tokenizers import SentencePieceTokenizer, Tokenizer, _name, _pkg_version
+from .checks import check_collection, check_utf8
 
 # %% ../nbs/30_thai.ipynb #1a190bda
 THAI_OFFLINE_ENGINES = ('newmm', 'onecut', 'newmm-safe', 'longest', 'mm', 'multi_cut')  # dictionary in the wheel
@@ -74,7 +75,7 @@ class ThaiTokenizer:
 
     def __call__(self, items: Iterable[str]) -> Iterator[list[str]]:
         "Lazily yield the tokens of each text in `items`."
-        return (self._one(check_utf8(t, f'texts[{i}]')) for i, t in enumerate(_collection(items, 'texts')))
+        return (self._one(check_utf8(t, f'texts[{i}]')) for i, t in enumerate(check_collection(items, 'texts')))
 
     def decode(self, tokens: Sequence[str]) -> str:
         "Thai as it is written: the words joined with nothing between them, the space token back to a space."

@@ -18,12 +18,14 @@ import torch
 from .baselines import baseline_report
 from .metrics import final_metrics, macro_f1
 from .data import get_text_files, load_imdb_sample
-from .download import atomic_write, cache_dir, load_state, sweep_leftovers, untar_data, URLs
+from .download import cache_dir, untar_data, URLs
+from .safe_files import atomic_write, load_state, sweep_leftovers
 from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, launched_by_torchrun,
                                      num_distrib, rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
 from .learner import Callback, LossNotFinite, MixedPrecision, set_seed
 from .numericalize import FAKE_TOK, check_vocab_args
-from .text_rules import check_int, text_spec_tok
+from .text_rules import text_spec_tok
+from .checks import check_int
 from .corpus import df_columns, df_texts, tokenize_folder, tokenize_texts, TokenizedCorpus
 from .text_data import TABLE_SUFFIXES, ColSplitter, RandomSplitter, category_ids, read_table
 from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
@@ -45,7 +47,7 @@ __all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', '
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
-from .human_numbers import DIAGRAM_COLOURS, diagram_axes, draw_arrow, draw_box
+from .diagrams import DIAGRAM_COLOURS, diagram_axes, draw_arrow, draw_box
 
 ULMFIT_STAGES = ('general-domain LM pretraining', 'target LM fine-tuning', 'classifier fine-tuning')
 

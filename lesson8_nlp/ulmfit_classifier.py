@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .awd_lstm import AWD_LSTM, SequentialRNN, awd_lstm_clas_config, awd_lstm_lm_config, get_language_model, load_fastai_weights
-from .learner import DataLoaders, rnn_cbs
-from .metrics import accuracy
+from .learner import BCEWithLogitsLossFlat, CrossEntropyLossFlat, DataLoaders, rnn_cbs
+from .metrics import accuracy, accuracy_multi
 from .corpus import tokenize_texts
-from .tokenizers import Tokenizer, check_texts
-from .text_rules import check_int
+from .tokenizers import Tokenizer
+from .checks import check_int, check_texts
 from .ulmfit_lm import TextLearner, _from_dls, _pretrained_choice, numericalize_corpus, pretrained_files
 
 # %% auto #0
@@ -81,7 +81,7 @@ def sorted_batches(lens:np.ndarray, # length of each document
 class ClasDataLoader:
     "`(x, y)` classification batches of similar-length documents, padded by `pad_chunks`."
     def __init__(self, docs:Sequence[Tensor], # numericalized documents
-                 labels:Tensor, # one class index per document
+                 labels:Tensor, # one class index per document (or a 0/1 row per document: several labels)
                  bs:int=64, # documents per batch
                  seq_len:int=72, # the encoder's chunk length (front padding comes in whole chunks)
                  pad_idx:int=1, # id of `xxpad`
@@ -218,7 +218,7 @@ def clas_dataloaders(train_docs:Sequence[Tensor], train_y:Tensor, # numericalize
     "Training (shuffled mega-batches) and validation (sorted) `ClasDataLoader`s with `vocab` and `classes` attached."
     dls = DataLoaders(ClasDataLoader(train_docs, train_y, bs, seq_len, shuffle=True, max_len=max_len),
                       ClasDataLoader(valid_docs, valid_y, bs, seq_len, max_len=max_len), device)
-    dls.vocab, dls.classes = list(vocab), list(classes)
+    dls.vocab, dls.classes, dls.multi_label = list(vocab), list(classes), torch.as_tensor(train_y).ndim == 2
     return dls
 
 def texts_dl(texts:Sequence[str], # raw texts to classify
@@ -238,6 +238,16 @@ def texts_dl(texts:Sequence[str], # raw texts to classify
 
 class TextClassifierLearner(TextLearner):
     "`TextLearner` for a classifier: `get_preds`, `predict` and `predict_texts`."
+    def activation(self, scores:Tensor) -> Tensor:
+        "Scores to probabilities: the loss's `activation` (a sigmoid per class for several labels), else a softmax."
+        act = getattr(self.loss_func, 'activation', None)
+        return act(scores) if act is not None else F.softmax(scores, -1)
+
+    def labels_of(self, probs:Tensor) -> list:
+        "The label of each row of `probs`; with several labels per text, the list of classes above the loss's threshold."
+        if not getattr(self, 'multi_label', False): return [self.classes[i] for i in probs.argmax(1).tolist()]
+        return [[c for c, on in zip(self.classes, row) if on] for row in self.loss_func.decodes(probs).tolist()]
+
     def get_preds(self, dl=None, reorder:bool=True, progress:bool=False) -> tuple[Tensor, Tensor]:
         "Probabilities (n, n_class) and targets (n,) over `dl` (default: the validation set), in the documents' order (as fastai's `reorder`)."
         dl = self.dls.valid if dl is None else dl
@@ -245,21 +255,22 @@ class TextClassifierLearner(TextLearner):
         dev = next(self.model.parameters()).device
         with self.autocast(), torch.no_grad():                  # bf16 when the learner trains in it
             for x, y in tqdm(dl, total=len(dl), desc='predicting', unit='batch', leave=False, disable=not progress):
-                probs.append(F.softmax(self.model(x.to(dev))[0].float(), -1).cpu()); ys.append(y.cpu())
+                probs.append(self.activation(self.model(x.to(dev))[0].float()).cpu()); ys.append(y.cpu())
         probs, ys = torch.cat(probs), torch.cat(ys)
         if reorder and isinstance(dl, ClasDataLoader) and not dl.shuffle:   # batches came sorted by length: undo that
             at = torch.as_tensor(np.concatenate(dl.batches()))
             probs, ys = probs.new_empty(probs.shape).index_copy_(0, at, probs), ys.new_empty(ys.shape).index_copy_(0, at, ys)
         return probs, ys
 
-    def predict(self, text:str) -> tuple[str, Tensor, Tensor]:
-        "fastai's `(label, index, probabilities)` for `text`."
+    def predict(self, text:str) -> tuple[str|list[str], Tensor, Tensor]:
+        "fastai's `(label, index, probabilities)` for `text`; with several labels, `(labels, 0/1 mask, probabilities)`."
         ids = self.numericalize(text)
         if len(ids) <= 1: raise ValueError("the review is empty: nothing to classify")
         max_len = self.model[0].max_len
         if max_len is not None: ids = ids[-max_len:]                 # as `texts_dl` (and the run's loaders) cut them
         self.model.eval()
-        with self.autocast(), torch.no_grad(): p = F.softmax(self.model(ids[None].to(next(self.model.parameters()).device))[0][0].float(), -1).cpu()
+        with self.autocast(), torch.no_grad(): p = self.activation(self.model(ids[None].to(next(self.model.parameters()).device))[0][0].float()).cpu()
+        if getattr(self, 'multi_label', False): return self.labels_of(p[None])[0], self.loss_func.decodes(p), p
         return self.classes[int(p.argmax())], p.argmax(), p
 
     def export(self, fname:str|Path='export.pth') -> Path:
@@ -267,12 +278,12 @@ class TextClassifierLearner(TextLearner):
         from lesson8_nlp.inference import export_learner               # that module builds on this one
         return export_learner(self, fname)
 
-    def predict_texts(self, texts:Sequence[str], bs:int=64, progress:bool=False) -> tuple[list[str], Tensor]:
-        "The class of each of `texts` and the probabilities (n, n_class), in the input order; batched, sorted, no gradients (`progress`: bars)."
+    def predict_texts(self, texts:Sequence[str], bs:int=64, progress:bool=False) -> tuple[list, Tensor]:
+        "The class (several labels: the classes) of each of `texts` and the probabilities (n, n_class), in the input order; batched, sorted, no gradients."
         enc = self.model[0]
         dl = texts_dl(texts, self.vocab, self.tokenizer, self.backwards, bs, enc.seq_len, enc.max_len, progress=progress)
         probs = self.get_preds(dl, progress=progress)[0]
-        return [self.classes[i] for i in probs.argmax(1).tolist()], probs
+        return self.labels_of(probs), probs
 
 def _load_pretrained(model:SequentialRNN, pretrained, vocab:list[str], config:dict|None, backwards:bool):
     "Put the encoder of a fastai-format pretrained language model (rows matched to `vocab`) into the classifier `model`."
@@ -292,7 +303,9 @@ def text_classifier_learner(dls:DataLoaders, # `TextDataLoaders` or `clas_datalo
                             lin_ftrs:Sequence[int]|None=None, ps:Sequence[float]|None=None, # the head (default one hidden layer of 50)
                             max_len:int|None=72 * 20, # read at most the last this-many tokens of a document
                             tokenizer:Tokenizer|None=None, # how the texts were tokenized, for `predict` (default: `dls.tokenizer`)
-                            alpha:float=2., beta:float=1., metrics=accuracy, **kwargs) -> TextClassifierLearner:
+                            alpha:float=2., beta:float=1., # AR and TAR
+                            metrics=None, # default `accuracy`; with several labels per text `accuracy_multi`
+                            **kwargs) -> TextClassifierLearner:
     "fastai's `text_classifier_learner(dls, AWD_LSTM, ...)`; frozen to train the head first when `pretrained` (as fastai)."
     (vocab, backwards, tokenizer), pretrained = _from_dls(dls, arch, backwards, tokenizer), _pretrained_choice(pretrained)
     classes = getattr(dls, 'classes', None)
@@ -301,10 +314,12 @@ def text_classifier_learner(dls:DataLoaders, # `TextDataLoaders` or `clas_datalo
     if n_out != len(classes): raise ValueError(f"n_out is {n_out} but the data has {len(classes)} classes {list(classes)[:5]}")
     model = get_text_classifier(len(vocab), n_out, config, drop_mult, (50,) if lin_ftrs is None else lin_ftrs, ps, seq_len, max_len)
     if pretrained is not None: _load_pretrained(model, pretrained, vocab, config, backwards)
-    kwargs = {'moms': (0.8, 0.7, 0.8), **kwargs}
+    multi = bool(getattr(dls, 'multi_label', False))                  # several labels per text: a sigmoid per class
+    kwargs = {'moms': (0.8, 0.7, 0.8), 'loss_func': BCEWithLogitsLossFlat() if multi else CrossEntropyLossFlat(), **kwargs}
+    if metrics is None: metrics = accuracy_multi if multi else accuracy
     learn = TextClassifierLearner(dls, model, vocab, tokenizer, backwards, splitter=awd_lstm_clas_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
                                   metrics=metrics, **kwargs)
-    learn.classes = list(classes)
+    learn.classes, learn.multi_label = list(classes), multi
     if pretrained is not None: learn.freeze()
     return learn
 

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .awd_lstm import AWD_LSTM, awd_lstm_lm_config, awd_lstm_lm_split, get_language_model, load_fastai_weights
-from .download import atomic_write, load_state, untar_data, URLs
+from .download import untar_data, URLs
+from .safe_files import atomic_write, load_state
 from .learner import CrossEntropyLossFlat, DataLoaders, Learner, rnn_cbs
 from .metrics import accuracy, perplexity
 from .lm_data import LMDataLoader
