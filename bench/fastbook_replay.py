@@ -18,7 +18,8 @@ order in one shared namespace, like a kernel:
   not stop within a grace period after that gets the worker killed: that cell is `timeout`, the rest `not_run`;
 - status per cell: ok / error (exception type and first message line) / timeout / not_run, with seconds. A
   NameError for a name that an earlier failed or timed-out cell (or a skipped setup cell) was to define is marked
-  `cascade_of` that cell (or "setup"), so first causes stand out.
+  `cascade_of` that cell (or "setup"), so first causes stand out. Cells are numbered 1.. among the notebook's
+  code cells (skipped ones included); `first_line` is a cell's first line that is not a comment.
 
 Environment: LESSON8_DATA = --data (default ../shared/data from the repo root) so `untar_data` extracts the
 archives found there, a fresh temporary LESSON8_CACHE per notebook, IN_TEST=1 so a missing archive fails at once
@@ -181,7 +182,8 @@ def run_notebook(nb: Path, a, data: Path, log, clean) -> dict:
         if c['kind'] != 'code': continue
         res = results.get(c['cell'], dict(cell=c['cell'], status='not_run', seconds=None))
         if res.get('name') in failed_names: res['cascade_of'] = failed_names[res['name']]
-        if res['status'] in ('error', 'timeout'): failed_names.update((n, c['cell']) for n in assigned_names(c['source']))
+        if res['status'] in ('error', 'timeout'):  # names it was to bind now point at the first cause
+            failed_names.update((n, res.get('cascade_of', c['cell'])) for n in assigned_names(c['source']))
         res['first_line'] = next((l for l in c['source'].splitlines() if l.strip() and not l.startswith('#')), '')[:100]
         rows.append(res)
     count = {s: sum(r['status'] == s for r in rows) for s in ('ok', 'error', 'timeout', 'not_run')}
@@ -217,6 +219,11 @@ def main():
     data = (a.data if a.data.is_absolute() else ROOT/a.data).resolve()
     if not data.is_dir(): p.error(f'--data {a.data}: no such folder')
     import lesson8_nlp, torch
+    def git(*args):
+        try: return subprocess.run(['git', '-C', str(ROOT), *args], capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError): return None
+    commit = git('rev-parse', '--short', 'HEAD')
+    if commit and git('status', '--porcelain', '--', 'lesson8_nlp'): commit += '+uncommitted changes in lesson8_nlp/'
     clean = {str(data): '$LESSON8_DATA'}
     a.log.parent.mkdir(parents=True, exist_ok=True)
     with open(a.log, 'w') as log:
@@ -226,7 +233,7 @@ def main():
         except ValueError: return s
     res = dict(tool='bench/fastbook_replay.py', command=' '.join(['python', 'bench/fastbook_replay.py'] +
                [rel(x) for x in sys.argv[1:]]), date=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
-               lesson8_nlp_version=lesson8_nlp.__version__, python=sys.version.split()[0], torch=torch.__version__,
+               lesson8_nlp_version=lesson8_nlp.__version__, lesson8_nlp_commit=commit, python=sys.version.split()[0], torch=torch.__version__,
                cpus=os.cpu_count(), timeout_s=a.timeout, grace_s=GRACE_S, source=a.source,
                data='generated human_numbers.tgz overlay + LESSON8_DATA' if a.human_numbers_archive else 'LESSON8_DATA',
                notebooks=nbs, totals={k: sum(n[k] for n in nbs) for k in ('counted', 'ok', 'error', 'timeout', 'not_run')})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from functools import partial
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,9 +18,10 @@ from fastcore.basics import first, range_of
 from fastcore.foundation import L, coll_repr
 from fastcore.meta import PrePostInitMeta
 import fastcore.xtras                            # adds Path.ls
+from IPython.display import HTML, display        # the book shows tables with display(HTML(...))
 
 # %% auto #0
-__all__ = ['LESSON_MODULES', 'Module', 'gather_names']
+__all__ = ['LESSON_MODULES', 'defaults', 'Module', 'gather_names']
 
 # %% ../nbs/27_all.ipynb #21fa2c88
 class Module(nn.Module, metaclass=PrePostInitMeta):
@@ -29,9 +30,10 @@ class Module(nn.Module, metaclass=PrePostInitMeta):
     def __init__(self): pass
 
 # %% ../nbs/27_all.ipynb #0ebb7a7e
-LESSON_MODULES = ('checks', 'safe_files', 'diagrams', 'data', 'download', 'text_rules', 'tokenizers', 'corpus', 'numericalize',
-                  'lm_data', 'metrics', 'optimizers', 'learner', 'activation_stats', 'human_numbers', 'lstm', 'regularization', 'awd_lstm', 'distributed',
-                  'baselines', 'ulmfit_lm', 'ulmfit_classifier', 'ulmfit', 'generated', 'label_curve', 'text_data',
+LESSON_MODULES = ('checks', 'safe_files', 'diagrams', 'data', 'download', 'text_rules', 'tokenizers', 'spacy_fast', 'workers',
+                  'cache_key', 'corpus', 'numericalize', 'lm_data', 'metrics', 'optimizers', 'learner', 'activation_stats',
+                  'human_numbers', 'lstm', 'regularization', 'awd_lstm', 'distributed', 'baselines', 'ulmfit_lm',
+                  'ulmfit_classifier', 'ulmfit_presets', 'run_folder', 'ulmfit', 'generated', 'label_curve', 'text_data',
                   'inference', 'thai', 'widgets')
 
 def gather_names(modules:list[ModuleType]) -> dict:
@@ -47,5 +49,7 @@ def gather_names(modules:list[ModuleType]) -> dict:
 
 _lesson = gather_names([importlib.import_module(f'lesson8_nlp.{m}') for m in LESSON_MODULES])
 globals().update(_lesson)
+defaults = SimpleNamespace(text_spec_tok=_lesson['text_spec_tok'], text_proc_rules=_lesson['text_proc_rules'],
+                           text_postproc_rules=[_lesson['replace_space']])   # fastai's `defaults.text_proc_rules`, ...
 __all__ = sorted(_lesson) + ['Module', 'torch', 'nn', 'F', 'tensor', 'np', 'pd', 'Path', 'partial',
-                             'L', 'first', 'coll_repr', 'range_of']
+                             'L', 'first', 'coll_repr', 'range_of', 'defaults', 'HTML', 'display']

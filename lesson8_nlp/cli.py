@@ -23,7 +23,8 @@ from .download import ChecksumError
 from .safe_files import atomic_write
 from .human_numbers import load_numbers, numbers_benchmark, numbers_table
 from .regularization import ALL_NUMBERS_MODELS
-from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, tokenization_steps
+from .thai import TOKENIZERS, make_tokenizer
+from .tokenizers import tokenization_steps
 
 # %% ../nbs/90_cli.ipynb #1a9d5712
 def error_line(prog: str, message: str) -> str:
@@ -67,20 +68,15 @@ def failure_line(prog: str, e: BaseException) -> str:
     return error_line(prog, msg) if exit_status(e) == 2 else f"{prog}: error: {msg}\n"
 
 # %% ../nbs/90_cli.ipynb #8c5d3499
-def _subword_tok(vocab_sz: int) -> SentencePieceTokenizer:
-    "A SentencePiece tokenizer trained on the IMDb sample's texts."
-    sp = SentencePieceTokenizer(vocab_sz=vocab_sz)
-    sp.setup(list(load_imdb_sample().text))
-    return sp
-
 def visible(s: str) -> str:
     "`s` with every character that does not print (line breaks, tabs, no-break spaces...) written as its escape, e.g. `\\n`."
     return ''.join(c if c == ' ' or c.isprintable() else c.encode('unicode_escape').decode('ascii') for c in s)
 
 def cmd_tokenize(args: argparse.Namespace) -> int:
     "Print the text after each rule, then the tokens, one line each (line breaks and tabs shown as `\\n`, `\\t`)."
-    tok = SpacyTokenizer() if args.tok == 'spacy' else _subword_tok(args.vocab_sz)
-    steps = tokenization_steps(args.text, tok=tok)
+    sub = args.tok == 'subword'                                   # SentencePiece: trained on the IMDb sample first
+    tkn = make_tokenizer(args.tok, texts=list(load_imdb_sample().text) if sub else None, vocab_sz=args.vocab_sz if sub else None)
+    steps = tokenization_steps(args.text, tkn.rules, tkn.tok)
     width = max(len(name) for name, _ in steps)
     for name, out in steps[:-1]: print(f'{name:>{width}}: {visible(out)}')
     toks = steps[-1][1]
@@ -210,6 +206,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 # %% ../nbs/90_cli.ipynb #bf3405b7
 from .text_data import TABLE_SUFFIXES
+from .ulmfit import DATASETS, DIRECTIONS
+from .ulmfit_presets import PRESETS
 
 def build_parser() -> argparse.ArgumentParser:
     "The `lesson8` argument parser, one subparser per job; usage errors are one line."
@@ -217,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')   # the subparsers are OneLineParsers too
     t = sub.add_parser('tokenize', help='show each stage of tokenizing a text')
     t.add_argument('text', help='the text to tokenize')
-    t.add_argument('--tok', choices=['spacy', 'subword'], default='spacy', help='word (spaCy) or subword tokens')
+    t.add_argument('--tok', choices=TOKENIZERS, default='word', help='word (spaCy) or subword (SentencePiece) tokens')
     t.add_argument('--vocab-sz', type=_int_arg(1), default=1000, help='SentencePiece vocab size (with --tok subword)')
     t.set_defaults(func=cmd_tokenize)
     n = sub.add_parser('numbers', help='train LMModel1-7 on HUMAN_NUMBERS and compare with the lesson')
@@ -235,10 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--label-col', default='label', help="your table's column of labels (default label)")
     u.add_argument('--valid-col', default=None, help="your table's True/False column of test rows (default: a seeded --valid-pct)")
     u.add_argument('--valid-pct', type=_positive_float, default=0.2, help="your table's share of test rows without --valid-col (0.2)")
-    u.add_argument('--preset', choices=['tiny', 'cpu', 'paper'], default='tiny', help='model size and budget')
-    u.add_argument('--direction', choices=['fwd', 'bwd', 'both'], default='fwd', help="both: also the ensemble")
+    u.add_argument('--preset', choices=list(PRESETS), default='tiny', help='model size and budget')
+    u.add_argument('--direction', choices=DIRECTIONS, default='fwd', help="both: also the ensemble")
     u.add_argument('--device', default='auto', help="'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    u.add_argument('--tok', choices=['word', 'subword'], default='word', help='spaCy words or SentencePiece subwords')
+    u.add_argument('--tok', choices=TOKENIZERS, default='word', help='spaCy words or SentencePiece subwords')
     u.add_argument('--pretrained', default=None, help="'wt103' (fastai's WikiText-103 models, each direction its own) or "
                    "a folder of forward weights in fastai's format (a .pth and a .pkl)")
     u.add_argument('--pretrained-bwd', default=None, metavar='DIR',
@@ -253,14 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser('curve', help='the label-budget curve: ULMFiT vs a random start vs NBSVM, per number of labels')
     c.add_argument('--lm', default=None, metavar='DIR', help='a lesson8 ulmfit run folder whose language model to use '
                    '(default: train one in OUT/lm)')
-    c.add_argument('--data', choices=['sample', 'imdb', 'wisesight'], default='sample', help='the dataset, without --lm')
-    c.add_argument('--preset', choices=['tiny', 'cpu', 'paper'], default='cpu', help="the language model's preset, without --lm")
+    c.add_argument('--data', choices=DATASETS, default='sample', help='the dataset, without --lm')
+    c.add_argument('--preset', choices=list(PRESETS), default='cpu', help="the language model's preset, without --lm")
     c.add_argument('--set', type=_preset_value, action='append', metavar='KEY=VALUE',
                    help='change a preset value of the language model trained here, e.g. --set lm_epochs=2')
     c.add_argument('--labels', nargs='+', type=_label_count, default=list(CURVE_LABELS),
                    help=f"label counts (default {' '.join(map(str, CURVE_LABELS))}; 'all' for every training label)")
     c.add_argument('--seeds', type=_int_arg(1), default=3, help='seeds 0 .. N-1, each its own subset and start (default 3)')
-    c.add_argument('--direction', choices=['fwd', 'bwd'], default='fwd', help="which of the run's language models")
+    c.add_argument('--direction', choices=[d for d in DIRECTIONS if d != 'both'], default='fwd', help="which of the run's language models")
     c.add_argument('--scratch-lr', type=_positive_float, default=5e-3, help='learning rate of the random-init classifier')
     c.add_argument('--min-batches', type=_int_arg(1), default=100, help='stretch every schedule to at least this many batches')
     c.add_argument('--out', default=None, help='sweep folder (default runs/curve_<lm folder or data>); re-run to resume')

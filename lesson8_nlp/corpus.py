@@ -6,254 +6,27 @@
 __all__ = ['TokenizedCorpus', 'tokenize_texts', 'tokenize_folder', 'df_columns', 'df_texts', 'tokenize_df']
 
 # %% ../nbs/03_corpus.ipynb #9d50f0eb
-import ctypes
-import dis
-import enum
-import functools
 import hashlib
 import json
-import multiprocessing as mp
 import numbers
 import os
-import re
-import signal
-import struct
 import sys
-import sysconfig
-import threading
-import time
-import types
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path, PurePath
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from .cache_key import KEY_PACKAGES, Fingerprint, Unkeyable, files_digest, texts_digest
+from .checks import check_int, check_texts, check_utf8
 from .data import get_text_files
 from .safe_files import atomic_write, sweep_leftovers
-from .text_rules import FLD, apply_rules
-from .checks import check_int, check_texts, check_utf8
-from .tokenizers import SpacyTokenizer, Tokenizer, _base_tok, _blank_spacy, _check_cache_dir, _name, _pkg_version, _rule_list, _token_list, replace_space
-
-
-# %% ../nbs/03_corpus.ipynb #6870759d
-_re_piece = re.compile(r'\S+|\s{2,}|[^\S ]')  # pieces spaCy tokenizes on their own (a lone ' ' makes no token)
-_SPACY_BATCH = 50_000  # new pieces sent to spaCy per call
-
-class _TokenIds(dict):
-    "Raw token -> id; a new raw token gets the id of its `replace_space` form, added to `itos` if new."
-    def __init__(self):
-        super().__init__()
-        self.itos, self.stoi = [], {}
-    def __missing__(self, raw: str) -> int:
-        t = replace_space(raw)
-        i = self.stoi.setdefault(t, len(self.itos))
-        if i == len(self.itos): self.itos.append(t)
-        self[raw] = i
-        return i
-
-class _PieceIds(dict):
-    "Piece of text -> piece number; a piece not seen yet gives -1 and is noted in `unseen`."
-    def __init__(self):
-        super().__init__()
-        self.unseen = []
-    def __missing__(self, piece: str) -> int:
-        self.unseen.append(piece)
-        return -1
-
-class _Grow:
-    "A numpy array that can be appended to (amortised doubling)."
-    def __init__(self, dtype): self.a, self.n = np.zeros(1024, dtype), 0
-    def extend(self, vals):
-        vals = np.asarray(vals, dtype=self.a.dtype)
-        while self.n + len(vals) > len(self.a): self.a = np.concatenate([self.a, np.zeros_like(self.a)])
-        self.a[self.n:self.n + len(vals)] = vals; self.n += len(vals)
-    @property
-    def v(self) -> np.ndarray: return self.a[:self.n]
-
-def _expand(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    "The ranges `starts[i] .. starts[i]+counts[i]-1`, concatenated, without a Python loop."
-    ends = np.cumsum(counts)
-    return np.repeat(starts - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
-
-# %% ../nbs/03_corpus.ipynb #447e3c06
-def _special_pairs(spacy_tok) -> tuple[set, dict, dict]:
-    "Token pairs in the patterns of spaCy's final special-case pass; output token -> pattern tokens it may stand for."
-    from spacy.symbols import ORTH
-    from spacy.tokenizer import Tokenizer as _Tok
-    t = spacy_tok
-    bare = _Tok(t.vocab, rules={}, prefix_search=t.prefix_search, suffix_search=t.suffix_search,  # affix rules
-                infix_finditer=t.infix_finditer, token_match=t.token_match, url_match=t.url_match)  # only
-    pairs, last_pre, first_pre = set(), {}, {}
-    for s, subs in t.rules.items():
-        if t.faster_heuristics and not (t.find_prefix(s) or t.find_suffix(s) or t.find_infix(s) or ' ' in s):
-            continue  # spaCy leaves this special case out of the final pass
-        pat = [w.text for w in bare(s)]
-        pairs.update(zip(pat, pat[1:]))
-        last_pre.setdefault(subs[-1][ORTH], {subs[-1][ORTH]}).add(pat[-1])
-        first_pre.setdefault(subs[0][ORTH], {subs[0][ORTH]}).add(pat[0])
-    return pairs, last_pre, first_pre
-
-# %% ../nbs/03_corpus.ipynb #f36b127a
-class _SpacyPieces:
-    "spaCy's tokens for many texts, through a table of the distinct pieces between spaces (exactly spaCy's output)."
-    def __init__(self, tok: SpacyTokenizer, ids: _TokenIds):
-        self.spacy = _blank_spacy(tok.lang, tok.special_toks).tokenizer  # a private copy that we may ...
-        self.spacy.vocab.lex_attr_getters = {}  # ... strip of lexeme attributes (tokenizing never reads them)
-        self.ids, self.pid, self.hid = ids, _PieceIds(), {}  # token ids; piece -> number; spaCy hash -> token id
-        self.toks, self.start, self.count = _Grow(np.uint32), _Grow(np.int64), _Grow(np.int64)
-        self.tail, self.head = _Grow(bool), _Grow(bool)  # may the piece end / start a straddling match?
-        self.pairs, last_pre, first_pre = _special_pairs(self.spacy)
-        lefts, rights = {a for a, _ in self.pairs}, {b for _, b in self.pairs}
-        # last (first) token of a piece -> the pattern tokens it may stand for, kept only when one is in a pair
-        self.ends = {t: s for t, s in last_pre.items() if s & lefts} | {t: {t} for t in lefts - last_pre.keys()}
-        self.begins = {t: s for t, s in first_pre.items() if s & rights} | {t: {t} for t in rights - first_pre.keys()}
-
-    @staticmethod
-    def usable(tok) -> bool:
-        "Is `tok` an unmodified `SpacyTokenizer` whose special tokens have no inner whitespace?"
-        return (isinstance(tok, SpacyTokenizer) and type(tok).__call__ is SpacyTokenizer.__call__
-                and not any(re.search(r'\S\s|\s\S', k) for k in tok.special_toks))
-
-    def _doc_ids(self, doc) -> np.ndarray:
-        "Our token ids for a spaCy `Doc`, looked up once per distinct token."
-        uniq, inv = np.unique(doc.to_array('ORTH'), return_inverse=True)
-        hid, strings = self.hid, self.spacy.vocab.strings
-        for h in uniq.tolist():
-            if h not in hid: hid[h] = self.ids[strings[h]]
-        return np.fromiter(map(hid.__getitem__, uniq.tolist()), np.uint32, len(uniq))[inv.reshape(-1)]
-
-    def _add(self, pieces: list[str], ids: np.ndarray, counts: np.ndarray):
-        "Remember new `pieces`: `counts[i]` token ids each, concatenated in `ids`."
-        first = len(self.pid)
-        self.pid.update(zip(pieces, range(first, first + len(pieces))))
-        self.start.extend(self.toks.n + np.cumsum(counts) - counts); self.count.extend(counts); self.toks.extend(ids)
-        itos, ends, safe = self.ids.itos, np.cumsum(counts), ids if len(ids) else np.zeros(1, np.uint32)
-        lasts, firsts = safe[np.maximum(ends - 1, 0)].tolist(), safe[np.minimum(ends - counts, len(safe) - 1)].tolist()
-        self.tail.extend([n > 0 and itos[i] in self.ends for n, i in zip(counts.tolist(), lasts)])
-        self.head.extend([n > 0 and itos[i] in self.begins for n, i in zip(counts.tolist(), firsts)])
-
-    def _learn(self, new: set[str]):
-        "Tokenize pieces never seen before: words many at a time, separated by newlines (no pattern crosses one)."
-        words, spaces = sorted(p for p in new if not p[0].isspace()), sorted(p for p in new if p[0].isspace())
-        for p in spaces:  # whitespace: between two letters, as spaCy sees it inside a text
-            ids = self._doc_ids(self.spacy(f'a{p}a'))[1:-1]
-            self._add([p], ids, np.array([len(ids)]))
-            self.tail.v[-1] = self.head.v[-1] = False
-        for i in range(0, len(words), _SPACY_BATCH):
-            batch = words[i:i + _SPACY_BATCH]
-            doc = self.spacy('\n'.join(batch))
-            ids, idx = self._doc_ids(doc), doc.to_array('IDX')
-            keep = ids != self.ids['\n']  # drop the separators
-            starts = np.cumsum([0] + [len(w) + 1 for w in batch[:-1]])
-            owner = np.searchsorted(starts, idx[keep], side='right') - 1  # the piece of each token
-            self._add(batch, ids[keep], np.bincount(owner, minlength=len(batch)))
-
-    def _straddles(self, a: int, b: int) -> bool:
-        "Could a special-case pattern run from the end of piece `a` into piece `b`?"
-        itos, toks, start, count = self.ids.itos, self.toks.v, self.start.v, self.count.v
-        last, first = itos[toks[start[a] + count[a] - 1]], itos[toks[start[b]]]
-        return any((l, r) in self.pairs for l in self.ends[last] for r in self.begins[first])
-
-    def __call__(self, texts: list[str]) -> list[np.ndarray]:
-        "The token ids of each text."
-        if not texts: return []
-        pieces, n_pieces = [], []
-        for t in texts:
-            ps = _re_piece.findall(t); pieces += ps; n_pieces.append(len(ps))
-        pids = np.fromiter(map(self.pid.__getitem__, pieces), np.int64, len(pieces))
-        if self.pid.unseen:  # learn the new pieces, then fill in their numbers
-            self._learn(set(self.pid.unseen)); self.pid.unseen.clear()
-            miss = np.flatnonzero(pids < 0)
-            pids[miss] = [self.pid[pieces[i]] for i in miss.tolist()]
-        doc = np.repeat(np.arange(len(texts)), n_pieces)  # document of each piece
-        whole = {i for i, t in enumerate(texts) if not t or t[0].isspace() or t[-1].isspace()}  # spaCy's edge cases
-        for c in np.flatnonzero(self.tail.v[pids[:-1]] & self.head.v[pids[1:]] & (doc[:-1] == doc[1:])).tolist():
-            if self._straddles(pids[c], pids[c + 1]): whole.add(int(doc[c]))
-        counts = self.count.v[pids]
-        flat = self.toks.v[_expand(self.start.v[pids], counts)]
-        res = np.split(flat, np.cumsum(np.bincount(doc, weights=counts, minlength=len(texts)).astype(np.int64))[:-1])
-        for i in whole: res[i] = self._doc_ids(self.spacy(texts[i]))
-        return res
-
-# %% ../nbs/03_corpus.ipynb #269ddcc1
-class _ChunkEncoder:
-    "One process's tokenizing state: rules, base tokenizer, token table; encodes chunks of texts or files."
-    def __init__(self, tok, rules: list[Callable]):
-        self.tok, self.rules, self.ids = tok, list(rules), _TokenIds()
-        self.pieces = _SpacyPieces(tok, self.ids) if _SpacyPieces.usable(tok) else None
-
-    def _ids(self, texts: list[str]) -> list[np.ndarray]:
-        "The token ids of each text (already through the rules)."
-        if self.pieces is not None: return self.pieces(texts)
-        return [np.fromiter(map(self.ids.__getitem__, _token_list(toks, i, self.tok)), np.uint32)
-                for i, toks in enumerate(self.tok(texts))]
-
-    def texts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], list]:
-        "Token ids numbered in a chunk-local table, lengths, that table, and no unreadable files."
-        texts = [apply_rules(t, self.rules) for t in texts]
-        seqs = self._ids(texts)
-        if len(seqs) != len(texts):
-            raise ValueError(f'{self.tok!r} gave {len(seqs)} token lists for {len(texts)} texts')
-        flat = np.concatenate(seqs) if seqs else np.zeros(0, np.uint32)
-        used = np.flatnonzero(np.bincount(flat, minlength=len(self.ids.itos)))  # the tokens this chunk uses
-        local = np.zeros(len(self.ids.itos), np.uint32); local[used] = np.arange(len(used), dtype=np.uint32)
-        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-        return local[flat], lengths, [self.ids.itos[i] for i in used.tolist()], []
-
-    def files(self, files: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[str, str]]]:
-        "Like `texts` for files read as UTF-8; unreadable files are left out and listed as (path, error)."
-        texts, bad = [], []
-        for f in files:
-            try:
-                with open(f, encoding='utf-8') as fh: texts.append(fh.read())
-            except (OSError, UnicodeDecodeError) as e: bad.append((str(f), f'{type(e).__name__}: {e}'))
-        return *self.texts(texts)[:3], bad
-
-# %% ../nbs/03_corpus.ipynb #1838f2e8
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-_PARENT_POLL_S = 0.5   # how often a worker's watchdog looks for its parent
-
-def _parent_alive(parent: int) -> bool:
-    "Is the process that started this worker still running?"
-    proc = mp.parent_process()
-    return os.getppid() == parent and (proc is None or proc.is_alive())
-
-def _die_with_parent(parent: int):
-    "In a worker process: end it as soon as `parent` ends, however it ends (SIGKILL included)."
-    if sys.platform.startswith('linux'):  # the kernel kills us when the parent dies
-        try: ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError): pass  # no prctl here: the watchdog below still works
-    if not _parent_alive(parent): os._exit(1)  # it ended before we could ask
-    def watch():
-        while _parent_alive(parent): time.sleep(_PARENT_POLL_S)
-        os._exit(1)
-    threading.Thread(target=watch, name='lesson8-watch-parent', daemon=True).start()
-
-_worker_encoder = None  # in a worker process: its `_ChunkEncoder`, built once by `_init_worker`
-
-def _init_worker(tok, rules, parent: int):
-    global _worker_encoder
-    _die_with_parent(parent)
-    _worker_encoder = _ChunkEncoder(tok, rules)
-
-def _worker_job(kind: str, chunk: list):
-    "Run in a worker: encode a chunk of texts (`kind='texts'`) or files (`'files'`)."
-    return getattr(_worker_encoder, kind)(chunk)
-
-def _num_cpus() -> int:
-    "CPUs this process may run on (respects `taskset`)."
-    try: return len(os.sched_getaffinity(0))
-    except AttributeError: return os.cpu_count() or 1
-
-def _mp_context():
-    "fork on Linux (workers inherit the tokenizer, even one defined in a notebook); the platform default elsewhere."
-    return mp.get_context('fork') if sys.platform.startswith('linux') else mp.get_context()
+from .text_rules import FLD
+from .tokenizers import SpacyTokenizer, Tokenizer, base_tok, _check_cache_dir, _name, _pkg_version, _rule_list
+from .workers import ChunkEncoder, run_chunks
 
 # %% ../nbs/03_corpus.ipynb #b3e6d2c9
 _CACHE_FORMAT = 2  # bump when the way tokens are computed or stored changes
@@ -322,238 +95,13 @@ class TokenizedCorpus:
         if not ok: raise ValueError(f'{source}: its token arrays disagree (offsets, ids, vocab, counts): delete it')
         return self
 
-# %% ../nbs/03_corpus.ipynb #63b54683
-def _merge(results: Iterable, bar) -> tuple:
-    "Join chunk results (in order) into ids, offsets, a most-frequent-first vocab, counts and skipped files."
-    stoi, parts, lens, skipped = {}, [], [], []
-    for inv, lengths, local, bad in results:
-        remap = np.fromiter((stoi.setdefault(s, len(stoi)) for s in local), dtype=np.uint32, count=len(local))
-        parts.append(remap[inv]); lens.append(lengths); skipped += bad
-        bar.update(len(lengths) + len(bad))
-    vocab = list(stoi)
-    ids = np.concatenate(parts) if parts else np.zeros(0, np.uint32)
-    counts = np.bincount(ids, minlength=len(vocab)).astype(np.int64)
-    cl = counts.tolist()
-    order = sorted(range(len(vocab)), key=lambda i: (-cl[i], vocab[i]))
-    rank = np.empty(len(vocab), dtype=np.uint32); rank[order] = np.arange(len(vocab), dtype=np.uint32)
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(lens) if lens else [])]).astype(np.int64)
-    return rank[ids], offsets, [vocab[i] for i in order], counts[order], skipped
-
-def _run_chunks(kind: str,  # 'texts' or 'files'
-                items: list,  # texts or file names
-                tok, rules: list[Callable],
-                n_workers: int | None,  # None: one per CPU; 0: in this process
-                chunksize: int | None,  # items per job (default: about 4 jobs per worker, at most 1000 items)
-                progress: bool, desc: str) -> tuple:
-    "Tokenize `items` in chunks, in worker processes or here; results in order, merged."
-    n_workers = _num_cpus() if n_workers is None else n_workers
-    chunksize = chunksize or max(16, min(1000, -(-len(items) // (4 * max(n_workers, 1)))))
-    chunks = [items[i:i + chunksize] for i in range(0, len(items), chunksize)]
-    with tqdm(total=len(items), unit='doc', desc=desc, disable=not progress, leave=False) as bar:
-        if n_workers == 0 or len(chunks) <= 1:
-            enc = _ChunkEncoder(tok, rules)
-            return _merge((getattr(enc, kind)(c) for c in chunks), bar)
-        with ProcessPoolExecutor(min(n_workers, len(chunks)), mp_context=_mp_context(),
-                                 initializer=_init_worker, initargs=(tok, rules, os.getpid())) as ex:
-            return _merge(ex.map(functools.partial(_worker_job, kind), chunks), bar)
-
-# %% ../nbs/03_corpus.ipynb #43bd9e6d
-class _Unkeyable(Exception): "An object whose state a cache key cannot cover reliably."
-
-_KEY_MAX_DEPTH = 40  # objects nested deeper than this are not fingerprinted (the result is not cached)
-_KEY_LONG_STR = 256  # longer strings are fingerprinted by their hash
-_KEY_PACKAGES = ('spacy', 'sentencepiece', 'pythainlp', 'numpy')
-_GLOBAL_OPS = {'LOAD_GLOBAL', 'LOAD_NAME', 'STORE_GLOBAL', 'DELETE_GLOBAL'}
-
-def _sha(b: bytes | str) -> str:
-    return hashlib.sha256(b.encode('utf-8', 'surrogatepass') if isinstance(b, str) else b).hexdigest()
-
-def _code_digest(code) -> str:
-    "Hash of a code object's bytecode, names and constants (recursively)."
-    h = hashlib.sha256(code.co_code)
-    h.update(repr((code.co_names, code.co_freevars)).encode())
-    for c in code.co_consts: h.update((_code_digest(c) if isinstance(c, types.CodeType) else repr(c)).encode())
-    return h.hexdigest()
-
-@functools.lru_cache(maxsize=4096)
-def _global_names(code) -> tuple[str, ...]:
-    "The global names a code object (and the code nested in it) reads or writes."
-    names = {i.argval for i in dis.get_instructions(code) if i.opname in _GLOBAL_OPS}
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType): names.update(_global_names(c))
-    return tuple(sorted(names))
-
-def _dirs(*keys: str) -> tuple[str, ...]:
-    return tuple({os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in keys})
-
-def _library_version(module: str | None) -> str | None:
-    "What pins the code of library module `module` (its package's version, or Python's); None for user code."
-    mod = sys.modules.get(module or '')
-    return None if mod is None else _loaded_library_version(mod.__name__)
-
-@functools.lru_cache(maxsize=None)
-def _loaded_library_version(module: str) -> str | None:
-    mod = sys.modules[module]
-    spec, file = getattr(mod, '__spec__', None), getattr(mod, '__file__', None)
-    if module == 'builtins' or getattr(spec, 'origin', None) in ('built-in', 'frozen'): return f'python-{sys.version}'
-    if file is None: return None  # a notebook's or script's own code
-    file = os.path.realpath(file)
-    if file.startswith(_dirs('purelib', 'platlib')):  # an installed package (checked first: it lies inside stdlib's folder)
-        top = module.partition('.')[0]
-        v = _pkg_version(top)  # a distribution is usually named like its package; if not, the file's size and date
-        if v == 'unknown': st = os.stat(file); v = f'{file}:{st.st_size}:{st.st_mtime_ns}'
-        return f'{top}-{v}'
-    return f'python-{sys.version}' if file.startswith(_dirs('stdlib', 'platstdlib')) else None
-
-# %% ../nbs/03_corpus.ipynb #157911b0
-def _cell_value(c):
-    try: return c.cell_contents
-    except ValueError: return '<empty closure cell>'
-
-def _dunder(k: str) -> bool: return k.startswith('__') and k.endswith('__')
-
-def _slot_names(cls) -> list[str]:
-    return [s for k in cls.__mro__ for s in ([k.__dict__['__slots__']] if isinstance(k.__dict__.get('__slots__'), str)
-                                             else k.__dict__.get('__slots__', ()))]
-
-def _hidden_state(cls) -> bool:
-    "Does `cls` keep state in C fields, beyond what `__dict__` and `__slots__` show (a lock, a spaCy or C++ object)?"
-    ptr, slots = struct.calcsize('P'), [s for s in _slot_names(cls) if s not in ('__dict__', '__weakref__')]
-    plain = object.__basicsize__ + ptr * (len(slots) + (cls.__weakrefoffset__ > 0) + (cls.__dictoffset__ > 0))
-    return cls.__basicsize__ > plain or cls.__itemsize__ > 0
-
-def _state(o):
-    "What makes `o` what it is: `__getstate__()` if its class defines one, else its `__dict__` and `__slots__`."
-    get = getattr(type(o), '__getstate__', None)
-    if get is not None and get is not getattr(object, '__getstate__', None): return o.__getstate__()
-    return {**getattr(o, '__dict__', {}), **{s: getattr(o, s) for s in _slot_names(type(o)) if hasattr(o, s)}}
-
-_CODE_LIKE = (types.FunctionType, staticmethod, classmethod, property)
-_BUILTIN_KINDS = (types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
-                  types.MethodWrapperType, types.ClassMethodDescriptorType)
-
-class _Fingerprint:
-    "`fp(o)`: JSON-able data that changes whenever what `o` computes can change; `_Unkeyable` if it cannot be made."
-    def __init__(self): self.memo, self.stack = {}, []
-
-    def __call__(self, o, where: str = 'it'):
-        if o is None or type(o) in (bool, int, float, complex): return [type(o).__name__, repr(o)]
-        if type(o) is str: return o if len(o) <= _KEY_LONG_STR else ['str', _sha(o)]
-        if id(o) in self.memo: return self.memo[id(o)][1]
-        if id(o) in self.stack: return ['cycle', self.stack.index(id(o))]
-        if len(self.stack) >= _KEY_MAX_DEPTH: raise _Unkeyable(f'{where} is nested more than {_KEY_MAX_DEPTH} deep')
-        self.stack.append(id(o))
-        try: fp = self._describe(o, where)
-        finally: self.stack.pop()
-        self.memo[id(o)] = (o, fp)  # keeps `o` alive, so its id is not reused while we work
-        return fp
-
-    def _describe(self, o, where: str):
-        for kinds, how in self._kinds:
-            if isinstance(o, kinds): return how(self, o, where)
-        return self._object(o, where)
-
-    def _container(self, o, where):
-        if isinstance(o, dict): items = [[self(k, where), self(v, f'{where}[{k!r:.30}]')] for k, v in o.items()]
-        else: items = [self(v, f'{where}[{i}]') for i, v in enumerate(o)]
-        if isinstance(o, (set, frozenset)): items.sort(key=json.dumps)  # no order of its own
-        exact = type(o) in (list, tuple, set, frozenset, dict)
-        return [type(o).__name__, items] + ([] if exact else [self(type(o), where), self(_state(o), where)])
-
-    def _function(self, f, where):
-        code, lib = f.__code__, _library_version(f.__module__)
-        d = dict(fn=f'{f.__module__}.{f.__qualname__}', code=_code_digest(code),
-                 defaults=self([f.__defaults__, f.__kwdefaults__], f'{where} defaults'),
-                 closure={n: self(_cell_value(c), f'{where} closure variable {n!r}')
-                          for n, c in zip(code.co_freevars, f.__closure__ or ())})
-        if lib: d['lib'] = lib  # library code: pinned by its version, not followed into its globals
-        else: d['globals'] = {n: self(f.__globals__[n], f'{where} global {n!r}')
-                              for n in _global_names(code) if n in f.__globals__}
-        return d
-
-    def _builtin(self, o, where):
-        mod = getattr(o, '__module__', None) or getattr(getattr(o, '__objclass__', None), '__module__', None)
-        name = f'{mod}.{getattr(o, "__qualname__", getattr(o, "__name__", "?"))}'
-        bound = getattr(o, '__self__', None)
-        bound = None if bound is None or isinstance(bound, types.ModuleType) else self(bound, f'{where}.__self__')
-        return ['builtin', name, _library_version(mod) or mod, bound]
-
-    def _class_attr(self, v, where):
-        "A class attribute; a library's descriptor (a slot, a namedtuple field) by its kind only."
-        plain = isinstance(v, _CODE_LIKE + _BUILTIN_KINDS) or not hasattr(v, '__get__')
-        return self(v, where) if plain or not _library_version(type(v).__module__) else ['descriptor', type(v).__qualname__]
-
-    def _class(self, c, where):
-        name, lib = f'{c.__module__}.{c.__qualname__}', _library_version(c.__module__)
-        if lib: return ['class', name, lib]
-        attrs = {k: self._class_attr(v, f'{name}.{k}') for k, v in sorted(vars(c).items())
-                 if (not _dunder(k) or isinstance(v, _CODE_LIKE)) and k != '_abc_impl'}
-        return ['class', name, [self(b, f'{name} base') for b in c.__bases__], attrs]
-
-    def _module(self, m, where):
-        lib, file = _library_version(m.__name__), getattr(m, '__file__', None)
-        return ['module', m.__name__, lib or (_sha(Path(file).read_bytes()) if file else None)]
-
-    def _object(self, o, where):
-        cls = type(o)
-        if 'cache_config' in vars(cls):
-            try: return ['obj', self(cls, where), self(o.cache_config(), f'{where}.cache_config()')]
-            except _Unkeyable: raise
-            except Exception as e: raise _Unkeyable(f'{where}.cache_config() failed ({type(e).__name__}: {e})') from e
-        if callable(o) and hasattr(o, '__wrapped__'): return ['wrapped', self(cls, where), self(o.__wrapped__, where)]
-        if _hidden_state(cls): raise _Unkeyable(f'{where} is a {cls.__module__}.{cls.__qualname__} object, which keeps '
-                                                'state Python cannot read')
-        state = _state(o)
-        if type(state) is dict and all(isinstance(k, str) for k in state):  # attributes, named in errors
-            return ['obj', self(cls, where), {k: self(v, f'{where}.{k}') for k, v in state.items()}]
-        return ['obj', self(cls, where), self(state, where)]
-
-    _kinds = [
-        ((bytes, bytearray, memoryview), lambda s, o, w: ['bytes', _sha(bytes(o))]),
-        (functools.partial, lambda s, o, w: ['partial', s(o.func, w), s([o.args, o.keywords], f'{w} arguments')]),
-        (types.FunctionType, _function),
-        (types.MethodType, lambda s, o, w: ['method', s(o.__func__, w), s(o.__self__, f'{w}.__self__')]),
-        (_BUILTIN_KINDS, _builtin),
-        ((staticmethod, classmethod), lambda s, o, w: [type(o).__name__, s(o.__func__, w)]),
-        (property, lambda s, o, w: ['property', s([o.fget, o.fset, o.fdel], w)]),
-        (type, _class),
-        (types.ModuleType, _module),
-        (re.Pattern, lambda s, o, w: ['regex', s(o.pattern, w), o.flags]),
-        (PurePath, lambda s, o, w: ['path', type(o).__name__, str(o)]),
-        (np.ndarray, lambda s, o, w: ['ndarray', s(o.tolist(), w)] if o.dtype == object else
-                                     ['ndarray', str(o.dtype), list(o.shape), _sha(np.ascontiguousarray(o).tobytes())]),
-        (np.generic, lambda s, o, w: ['np', str(o.dtype), repr(o.item())]),
-        (enum.Enum, lambda s, o, w: ['enum', f'{type(o).__module__}.{type(o).__qualname__}', o.name, s(o.value, w)]),
-        ((list, tuple, set, frozenset, dict), _container),
-        ((range, slice), lambda s, o, w: [type(o).__name__, repr(o)]),
-        (types.SimpleNamespace, lambda s, o, w: ['namespace', s(vars(o), w)]),
-    ]
-
 # %% ../nbs/03_corpus.ipynb #68be20fa
-def _texts_digest(texts: Sequence[str]) -> str:
-    "Hash of the texts (each prefixed by its length, so boundaries count)."
-    h = hashlib.blake2b(digest_size=20)
-    for t in texts:
-        b = t.encode('utf-8', 'surrogatepass')
-        h.update(len(b).to_bytes(8, 'little')); h.update(b)
-    return h.hexdigest()
-
-def _files_digest(path: Path, files: list[Path]) -> str:
-    "Hash of the folder and of each file's path, size, modification time, inode and inode change time."
-    h = hashlib.blake2b(digest_size=20)
-    h.update(str(path.resolve()).encode('utf-8', 'surrogateescape'))
-    for f in map(os.fspath, files):  # plain strings: pathlib would cost seconds for 100,000 files
-        try: st = os.stat(f); sig = f'{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}'  # ctime: no tool sets it back
-        except OSError as e: sig = type(e).__name__  # e.g. a broken link: tokenizing will report it
-        h.update(f'\0{f}\0{sig}'.encode('utf-8', 'surrogateescape'))
-    return h.hexdigest()
-
 def _cache_key(tok, rules: list[Callable], source: str) -> tuple[str, dict]:
-    "The cache file's key and the description it hashes; `_Unkeyable` if part of it cannot be fingerprinted."
-    fp = _Fingerprint()
+    "The cache file's key and the description it hashes; `Unkeyable` if part of it cannot be fingerprinted."
+    fp = Fingerprint()
     desc = dict(format=_CACHE_FORMAT, tok=fp(tok, 'tok'), rules=fp(list(rules), 'rules'),
-                code=fp(_ChunkEncoder, 'the tokenizing code'), python=sys.version,
-                packages={p: _pkg_version(p) for p in _KEY_PACKAGES}, source=source)
+                code=fp(ChunkEncoder, 'the tokenizing code'), python=sys.version,
+                packages={p: _pkg_version(p) for p in KEY_PACKAGES}, source=source)
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:32], desc
 
 def _complete(corpus: TokenizedCorpus, n_items: int, what: str) -> TokenizedCorpus:
@@ -568,7 +116,7 @@ def _cached(cache_dir, tok, rules, source: Callable[[], str], make: Callable[[],
     if cache_dir is None: return _complete(make(), n_items, 'tokenizing')
     sweep_leftovers(cache_dir, prefix='tokens-')  # temp files of killed saves, a day old (a fresh one may be in use)
     try: key, _ = _cache_key(tok, rules, source())
-    except _Unkeyable as e:
+    except Unkeyable as e:
         warnings.warn(f'not using the token cache in {cache_dir}: {e}, so no key can cover everything that decides '
                       'the tokens. Tokenizing without the cache; to cache, give that object a cache_config() method '
                       'returning the settings that decide its output.', stacklevel=3)
@@ -585,7 +133,7 @@ def _cached(cache_dir, tok, rules, source: Callable[[], str], make: Callable[[],
 def _tok_rules(tok, rules) -> tuple:
     "Base tokenizer (default `SpacyTokenizer()`) and rules (default `text_proc_rules`); unwraps a `Tokenizer`."
     if isinstance(tok, Tokenizer): tok, rules = tok.tok, (tok.rules if rules is None else rules)
-    return SpacyTokenizer() if tok is None else _base_tok(tok), _rule_list(rules)
+    return SpacyTokenizer() if tok is None else base_tok(tok), _rule_list(rules)
 
 def _check_run(n_workers, chunksize, cache_dir, progress) -> None:
     "Refuse bad settings of the `tokenize_*` functions, naming the argument, before any work is done."
@@ -606,9 +154,9 @@ def tokenize_texts(texts: Sequence[str],  # the documents
     _check_run(n_workers, chunksize, cache_dir, progress)
     texts, (tok, rules) = check_texts(texts), _tok_rules(tok, rules)
     if hasattr(tok, 'setup'): tok.setup(texts, rules)
-    def make(): return TokenizedCorpus(*_run_chunks('texts', texts, tok, rules, n_workers, chunksize, progress,
+    def make(): return TokenizedCorpus(*run_chunks('texts', texts, tok, rules, n_workers, chunksize, progress,
                                                     'tokenizing')[:4])
-    return _cached(cache_dir, tok, rules, lambda: _texts_digest(texts), make, len(texts))
+    return _cached(cache_dir, tok, rules, lambda: texts_digest(texts), make, len(texts))
 
 def _readable_texts(files: list[Path]) -> list[str]:
     "The texts of the files that can be read (to train a tokenizer; tokenizing reports the others)."
@@ -634,11 +182,11 @@ def tokenize_folder(path: str | Path,  # folder of .txt files (searched recursiv
     path, (tok, rules), files = Path(path), _tok_rules(tok, rules), get_text_files(path, folders)
     if hasattr(tok, 'setup'): tok.setup(_readable_texts(files), rules)
     def make():
-        ids, offsets, vocab, counts, skipped = _run_chunks('files', [str(f) for f in files], tok, rules, n_workers,
+        ids, offsets, vocab, counts, skipped = run_chunks('files', [str(f) for f in files], tok, rules, n_workers,
                                                            chunksize, progress, f'tokenizing {path.name}')
         bad = {p for p, _ in skipped}
         return TokenizedCorpus(ids, offsets, vocab, counts, [f for f in files if str(f) not in bad], skipped)
-    corpus = _cached(cache_dir, tok, rules, lambda: _files_digest(path, files), make, len(files), items=files)
+    corpus = _cached(cache_dir, tok, rules, lambda: files_digest(path, files), make, len(files), items=files)
     if corpus.skipped:
         shown = '\n'.join(f'  {p}: {err}' for p, err in corpus.skipped[:20])
         more = f'\n  ... and {len(corpus.skipped) - 20} more' if len(corpus.skipped) > 20 else ''

@@ -16,7 +16,9 @@ from .baselines import tfidf_nbsvm_baseline
 from .learner import MixedPrecision, set_seed
 from .text_rules import BOS
 from .checks import check_int
-from .ulmfit import RunState, ULMFiTPreset, load_run_lm
+from .ulmfit import load_run_lm
+from .run_folder import RunState
+from .ulmfit_presets import ULMFiTPreset
 from .ulmfit_classifier import (UnfreezeStep, clas_config, clas_dataloaders, gradual_unfreeze,
                                            probs_accuracy, text_classifier_learner)
 from .ulmfit_lm import LMLearner, unk_ids

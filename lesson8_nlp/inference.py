@@ -138,7 +138,7 @@ def load_learner(fname:str|Path, # a file `learn.export()` wrote
     dls.vocab, dls.classes = vocab, classes
     multi = bool(obj.get('multi_label', False))                    # (absent from the first files: one label per text)
     loss = BCEWithLogitsLossFlat(thresh=float(obj.get('thresh', 0.5))) if multi else CrossEntropyLossFlat()
-    learn = TextClassifierLearner(dls, model, vocab, tokenizer_from_state(obj['tokenizer'], file), obj['backwards'],
-                                  loss_func=loss, splitter=awd_lstm_clas_split, progress=False)
+    learn = TextClassifierLearner(dls, model, vocab=vocab, tokenizer=tokenizer_from_state(obj['tokenizer'], file),
+                                  backwards=obj['backwards'], loss_func=loss, splitter=awd_lstm_clas_split, progress=False)
     learn.classes, learn.multi_label = list(classes), multi
     return learn

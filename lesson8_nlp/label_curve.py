@@ -21,9 +21,9 @@ from .safe_files import atomic_write
 from .learner import Callback, CancelValidException, MixedPrecision, set_seed
 from .metrics import final_metrics
 from .checks import check_int
-from .ulmfit import (RunData, RunState, RunValueError, ULMFiTPreset, _choice, _lr, check_stamp, config_digest,
-                                machine_line, peak_rss_mb, probs_scores, resolve_device, run_errors, run_ulmfit, score_docs,
-                                spread_lr, ulmfit_data)
+from .ulmfit import RunData, machine_line, peak_rss_mb, probs_scores, run_ulmfit, score_docs, ulmfit_data
+from .run_folder import RunState, check_stamp, config_digest
+from .ulmfit_presets import RunValueError, ULMFiTPreset, check_choice, check_lr, resolve_device, run_errors, spread_lr
 from .ulmfit_classifier import UnfreezeStep, clas_config, clas_dataloaders, text_classifier_learner
 from .ulmfit_lm import numericalize_corpus
 
@@ -72,8 +72,8 @@ class CurveSettings:
     direction:str='fwd' # which of the run's language models: 'fwd' or 'bwd'
     def __post_init__(self):
         with run_errors('curve settings: '):
-            _lr(self.scratch_lr, 'scratch_lr'); check_int(self.min_batches, 'min_batches', 1)
-        _choice(self.direction, 'direction', ('fwd', 'bwd'))
+            check_lr(self.scratch_lr, 'scratch_lr'); check_int(self.min_batches, 'min_batches', 1)
+        check_choice(self.direction, 'direction', ('fwd', 'bwd'))
     def to_json(self) -> dict: return json.loads(json.dumps(asdict(self)))
 
 class SkipValidation(Callback):

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .safe_files import atomic_write, load_state
@@ -73,6 +74,16 @@ class DataLoaders:
 
     def __getitem__(self, i:int): return (self.train, self.valid)[i]
     def __repr__(self): return f'DataLoaders(train={type(self.train).__name__}, valid={type(self.valid).__name__}, device={self.device})'
+
+    @classmethod
+    def from_dsets(cls, train_ds, valid_ds, # indexable datasets of `(x, y)` items, e.g. a list of (tensor, int) pairs
+                   bs:int=64, shuffle:bool|None=None, drop_last:bool|None=None, # None: True for training, False for validation
+                   device=None, **kwargs) -> 'DataLoaders':
+        "fastai's `DataLoaders.from_dsets`: a PyTorch `DataLoader` per dataset; training shuffled and without its last partial batch unless told."
+        def dl(ds, train:bool):
+            return DataLoader(ds, batch_size=bs, shuffle=train if shuffle is None else shuffle,
+                              drop_last=train if drop_last is None else drop_last, **kwargs)
+        return cls(dl(train_ds, True), dl(valid_ds, False), device)
 
 # %% ../nbs/08_learner.ipynb #806c1823
 EVENTS = ('before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_pred', 'after_loss',

@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['THAI_OFFLINE_ENGINES', 'SPACE_TOK', 'TK_URL', 'thai_spec_tok', 'SPACE_MODES', 'thai_rules', 'WREP_MIN',
-           'thai_post_rules', 'WISESIGHT_SPLITS', 'WISESIGHT_CLASSES', 'check_thai_engine', 'ThaiTokenizer',
-           'rm_useless_spaces_th', 'fix_mai_yamok', 'replace_space_tok', 'replace_url', 'replace_rep_after',
-           'replace_all_caps_th', 'replace_maj_th', 'thai_text_rules', 'split_space_tok', 'ungroup_emoji',
-           'replace_wrep_post', 'undo_rep_after', 'decode_thai_spec_tokens', 'thai_word_tokenizer', 'load_wisesight',
-           'ThaiSubwordTokenizer', 'thai_subword_tokenizer', 'space_report', 'label_ids', 'wisesight_tokens']
+           'thai_post_rules', 'WISESIGHT_SPLITS', 'WISESIGHT_CLASSES', 'TOKENIZERS', 'TOKENIZER_LANGS',
+           'check_thai_engine', 'ThaiTokenizer', 'rm_useless_spaces_th', 'fix_mai_yamok', 'replace_space_tok',
+           'replace_url', 'replace_rep_after', 'replace_all_caps_th', 'replace_maj_th', 'thai_text_rules',
+           'split_space_tok', 'ungroup_emoji', 'replace_wrep_post', 'undo_rep_after', 'decode_thai_spec_tokens',
+           'thai_word_tokenizer', 'load_wisesight', 'ThaiSubwordTokenizer', 'thai_subword_tokenizer', 'space_report',
+           'make_tokenizer', 'label_ids', 'wisesight_tokens']
 
 # %% ../nbs/30_thai.ipynb #dcf02e72
 import json
@@ -21,8 +22,9 @@ import pandas as pd
 
 from .download import untar_data, URLs
 from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, decode_spec_tokens, fix_html, lowercase, text_spec_tok
-from .corpus import _Fingerprint, tokenize_texts
-from .tokenizers import SentencePieceTokenizer, Tokenizer, _name, _pkg_version
+from .corpus import tokenize_texts
+from .cache_key import Fingerprint
+from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, _name, _pkg_version
 from .checks import check_collection, check_utf8
 
 # %% ../nbs/30_thai.ipynb #1a190bda
@@ -84,7 +86,7 @@ class ThaiTokenizer:
     def cache_config(self) -> dict:
         "The settings that decide the output (part of the corpus cache key)."
         return dict(engine=self.engine, keep_spaces=self.keep_spaces, pythainlp=_pkg_version('pythainlp'),
-                    post_rules=_Fingerprint()(self.post_rules, 'post_rules'))
+                    post_rules=Fingerprint()(self.post_rules, 'post_rules'))
 
     def __repr__(self):
         extra = ('' if self.keep_spaces else ', keep_spaces=False') + (
@@ -303,6 +305,26 @@ def space_report(pieces: Iterable[list[str]], n_spaces: int) -> dict:
             elif p.startswith('▁'): glued += 1
     return dict(pieces_per_text=n_pieces / max(n_docs, 1), spaces=n_spaces, own_token=alone, glued=glued,
                 own_share=alone / max(n_spaces, 1))
+
+# %% ../nbs/30_thai.ipynb #f95f9126
+TOKENIZERS = ('word', 'subword')  # the one spelling of the tokenizer choice: the run, the CLI, the widget
+TOKENIZER_LANGS = ('en', 'th')
+
+def make_tokenizer(tok:str='word', # 'word' (spaCy, or PyThaiNLP for Thai) or 'subword' (SentencePiece)
+                   lang:str='en', # 'en': the English rules; 'th': the Thai rules and `<_>` spaces
+                   texts:Sequence[str]|None=None, # train SentencePiece on these; None: English subwords train on the first corpus they tokenize
+                   vocab_sz:int|None=None, # SentencePiece's pieces (default: chosen from the texts; 8,000 for Thai)
+                   cache_dir:str|Path|None=None, # keep trained SentencePiece models here
+                  ) -> Tokenizer:
+    "The lesson's `Tokenizer` for `tok` and `lang`, whole: base tokenizer, rules and `undo`."
+    if tok not in TOKENIZERS: raise ValueError(f"tok must be one of {list(TOKENIZERS)}, got {tok!r}")
+    if lang not in TOKENIZER_LANGS: raise ValueError(f"lang must be one of {list(TOKENIZER_LANGS)}, got {lang!r}")
+    if tok == 'word': return thai_word_tokenizer() if lang == 'th' else Tokenizer(SpacyTokenizer())
+    if lang == 'th':
+        if texts is None: raise ValueError("Thai subwords are trained before use: pass texts= (e.g. the training messages)")
+        return thai_subword_tokenizer(texts, **({} if vocab_sz is None else dict(vocab_sz=vocab_sz)), cache_dir=cache_dir)
+    tkn = Tokenizer(SentencePieceTokenizer(vocab_sz=vocab_sz, cache_dir=cache_dir))
+    return tkn if texts is None else tkn.setup(list(texts))
 
 # %% ../nbs/30_thai.ipynb #6800c283
 def label_ids(labels: Iterable[str], classes: Sequence[str] = WISESIGHT_CLASSES) -> np.ndarray:

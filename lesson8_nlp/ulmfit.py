@@ -4,10 +4,9 @@
 
 # %% ../nbs/22_ulmfit_run.ipynb #428ae7f1
 from __future__ import annotations
-import hashlib, json, math, numbers, os, sys, time
+import hashlib, json, os, sys, time
 from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -15,35 +14,34 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .awd_lstm import AWD_LSTM, get_language_model, load_fastai_weights, load_vocab
 from .baselines import baseline_report
-from .metrics import final_metrics, macro_f1
-from .data import get_text_files, load_imdb_sample
-from .download import cache_dir, untar_data, URLs
-from .safe_files import atomic_write, load_state, sweep_leftovers
-from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, launched_by_torchrun,
-                                     num_distrib, rank0_first, rank_distrib, setup_distrib, teardown_distrib, unwrap_model)
-from .learner import Callback, LossNotFinite, MixedPrecision, set_seed
-from .numericalize import FAKE_TOK, check_vocab_args
-from .text_rules import text_spec_tok
 from .checks import check_int
-from .corpus import df_columns, df_texts, tokenize_folder, tokenize_texts, TokenizedCorpus
+from .corpus import TokenizedCorpus, df_columns, df_texts, tokenize_folder, tokenize_texts
+from .data import get_text_files, load_imdb_sample
+from .distributed import (BatchShard, DistributedTrainer, LMRowShard, distrib_barrier, distributed, launched_by_torchrun,
+                                     num_distrib, rank0_first, rank_distrib, setup_distrib, teardown_distrib)
+from .download import URLs, cache_dir, untar_data
+from .learner import LossNotFinite, MixedPrecision, set_seed
+from .metrics import final_metrics, macro_f1
+from .numericalize import FAKE_TOK, check_vocab_args
+from .run_folder import EpochCheckpoint, RunState, check_stamp, config_stamp, load_checkpoint, resume_epoch
+from .safe_files import atomic_write, load_state
 from .text_data import TABLE_SUFFIXES, ColSplitter, RandomSplitter, category_ids, read_table
-from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer
-from .ulmfit_classifier import (UnfreezeStep, LESSON_UNFREEZE, clas_dataloaders, ensemble_probs, folder_labels,
-                                           probs_accuracy, step_lr, text_classifier_learner, ClasDataLoader,
-                                           clas_config)
-from .awd_lstm import AWD_LSTM, awd_lstm_lm_config, get_language_model, load_fastai_weights, load_vocab
-from .ulmfit_lm import (IMDB_LM_FOLDERS, awd_lstm_tiny_config, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders,
-                                   numericalize_corpus, pretrained_files, split_idxs)
+from .text_rules import text_spec_tok
+from .thai import TOKENIZERS, make_tokenizer
+from .tokenizers import Tokenizer
+from .ulmfit_classifier import (ClasDataLoader, clas_config, clas_dataloaders, ensemble_probs, folder_labels, probs_accuracy,
+                                           text_classifier_learner)
+from .ulmfit_lm import (IMDB_LM_FOLDERS, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders, numericalize_corpus,
+                                   pretrained_files, split_idxs)
+from .ulmfit_presets import (RunFileError, RunValueError, ULMFiTPreset, check_choice, preset_params, resolve_device,
+                                        run_errors, spread_lr)
 
 # %% auto #0
-__all__ = ['ULMFIT_STAGES', 'LESSON_LR_SPREAD', 'AWD_FIELDS', 'PRESET_FIELDS', 'PRESETS', 'DATASETS', 'TOKENIZERS', 'RUN_LOCK',
-           'RUN_CHECKPOINTS', 'RUN_FILES', 'DIRECTIONS', 'draw_ulmfit_stages', 'ULMFiTPreset', 'spread_lr',
-           'RunConfigError', 'RunValueError', 'RunTypeError', 'RunFileError', 'run_errors', 'preset_params',
-           'resolve_device', 'RunData', 'own_data_key', 'ulmfit_data', 'subset', 'check_learnable', 'config_digest',
-           'config_diff', 'load_checkpoint', 'check_stamp', 'RunBusyError', 'FolderLock', 'RunState', 'EpochCheckpoint',
-           'resume_epoch', 'RunDivergedError', 'score_docs', 'probs_scores', 'default_run_folder', 'run_ulmfit',
-           'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
+__all__ = ['ULMFIT_STAGES', 'DATASETS', 'DIRECTIONS', 'draw_ulmfit_stages', 'RunData', 'data_lang', 'own_data_key', 'ulmfit_data',
+           'subset', 'check_learnable', 'RunDivergedError', 'score_docs', 'probs_scores', 'default_run_folder',
+           'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
@@ -74,176 +72,8 @@ def draw_ulmfit_stages(ax:Axes|None=None) -> Axes:
     ax.set(xlim=(-W / 2 - 0.05, 2 * DX + W / 2 + 0.05), ylim=(-0.05, 3.75))
     return ax
 
-# %% ../nbs/22_ulmfit_run.ipynb #d48f075d
-LESSON_LR_SPREAD = 2.6**4  # the head's learning rate over the embedding's (2.6 per layer group)
-
-@dataclass(frozen=True)
-class ULMFiTPreset:
-    "The settings of a ULMFiT run, one field each; the defaults are the lesson's (`paper`). Checked when built."
-    config:dict=field(default_factory=lambda: dict(awd_lstm_lm_config)) # the language model's AWD-LSTM settings
-    min_freq:int=3 # a token enters the vocab if the LM's training documents hold it this often
-    max_vocab:int=60000 # ... and is among the this-many most frequent
-    seq_len:int=72 # tokens per row of an LM batch; the classifier's encoder reads chunks this long
-    lm_bs:int=128 # rows per LM batch
-    lm_drop_mult:float=0.3 # the LM's dropouts: each of `config`'s times this
-    lm_frozen_epochs:int=1 # from pretrained weights: epochs with only the last layer group training
-    lm_frozen_lr:float=2e-2 # ... at this peak learning rate
-    lm_epochs:int=10 # LM epochs with every layer training
-    lm_lr:float=2e-3 # ... at this peak learning rate
-    lm_docs:int|None=None # LM training documents (a seeded random subset), None for all
-    lm_valid_docs:int|None=None # LM validation documents, None for all
-    clas_docs:int|None=None # classifier training documents, None for all
-    clas_bs:int=128 # documents per classifier batch
-    clas_drop_mult:float=0.5 # the classifier's dropouts: each of `clas_config(config)`'s times this
-    max_len:int=72 * 20 # the classifier reads at most the last this-many tokens of a document
-    valid_docs:int|None=None # documents the classifier is validated on after each epoch, None for all
-    amp:bool=True # bf16 autocast (`MixedPrecision`) where the device has it
-    lr_spread:float=LESSON_LR_SPREAD # with several layer groups training: the head's rate over the embedding's
-    steps:tuple=LESSON_UNFREEZE # gradual unfreezing: `UnfreezeStep(freeze_to, epochs, lr)` after `UnfreezeStep`
-    ablation_steps:tuple|None=None # the same classifier trained without the LM stage; None: not trained
-
-    def __post_init__(self):
-        for f in fields(self):                               # each value checked, and stored as the check returns it
-            object.__setattr__(self, f.name, PRESET_FIELDS[f.name](getattr(self, f.name), f.name))
-        _check_together(self)
-
-    def to_json(self) -> dict:
-        "The settings as plain JSON values (steps as lists), as `state.json` records them."
-        return json.loads(json.dumps(asdict(self)))
-
-def spread_lr(step:UnfreezeStep, spread:float=LESSON_LR_SPREAD) -> float|slice:
-    "The step's learning rate as `step_lr` gives it, with the head's rate `spread` times the embedding's."
-    lr = step_lr(step)
-    return slice(step.lr / spread, step.lr) if isinstance(lr, slice) else lr
-
-# %% ../nbs/22_ulmfit_run.ipynb #8acc9487
-class RunConfigError(Exception):
-    "A bad argument, preset value or run folder of `run_ulmfit`, found before any work (`lesson8` prints it as one line)."
-    exit_status = 2  # what `lesson8` exits with: refused, fix the input and run again
-class RunValueError(RunConfigError, ValueError): "A `RunConfigError` about a value."
-class RunTypeError(RunConfigError, TypeError): "A `RunConfigError` about a type."
-class RunFileError(RunConfigError, FileNotFoundError): "A `RunConfigError` about a missing file."
-
-@contextmanager
-def run_errors(prefix:str=''):
-    "Re-raise a checker's `TypeError`/`ValueError` from the block as a `RunTypeError`/`RunValueError`, `prefix` first."
-    try: yield
-    except RunConfigError: raise
-    except TypeError as e: raise RunTypeError(f'{prefix}{e}') from None
-    except ValueError as e: raise RunValueError(f'{prefix}{e}') from None
-
-def _choice(v, name:str, choices) -> str:
-    if not isinstance(v, str) or v not in choices: raise RunValueError(f"{name} must be one of {list(choices)}, got {v!r}")
-    return v
-
-def _real(v, name:str) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"{name} must be a number, got {type(v).__name__} {v!r:.40}")
-    if not math.isfinite(v): raise ValueError(f"{name} must be finite, got {v}")
-    return float(v)
-
-def _pos_int(v, name:str) -> int: return check_int(v, name, 1)
-def _index(v, name:str) -> int: return check_int(v, name, 0)
-def _clas_bs(v, name:str) -> int: return check_int(v, name, 2, " (the head's BatchNorm needs two documents per batch)")
-def _docs(v, name:str) -> int|None: return None if v is None else check_int(v, name, 1, ' (or null for all the documents)')
-def _flag(v, name:str) -> bool:
-    if not isinstance(v, bool): raise TypeError(f"{name} must be true or false, got {type(v).__name__} {v!r:.40}")
-    return v
-def _lr(v, name:str) -> float:
-    if (lr := _real(v, name)) <= 0: raise ValueError(f"{name} must be a learning rate above 0, got {lr}")
-    return lr
-def _prob(v, name:str) -> float:
-    if not 0 <= (p := _real(v, name)) < 1: raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
-    return p
-def _spread(v, name:str) -> float:
-    if (s := _real(v, name)) < 1: raise ValueError(f"{name} must be at least 1 (the head's learning rate over the embedding's), got {s}")
-    return s
-def _mult(v, name:str) -> float:
-    if (m := _real(v, name)) < 0: raise ValueError(f"{name} must be at least 0, got {m}")
-    return m
-
-def _steps(v, name:str) -> tuple[UnfreezeStep, ...]:
-    "A non-empty list of `[freeze_to, epochs, lr]` unfreezing steps."
-    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or not v:
-        raise TypeError(f"{name} must be a non-empty list of [freeze_to, epochs, lr] steps, got {type(v).__name__} {v!r:.60}")
-    bad = next((i for i, s in enumerate(v) if isinstance(s, (str, bytes)) or not isinstance(s, (list, tuple)) or len(s) != 3), None)
-    if bad is not None: raise TypeError(f"{name}[{bad}] must be [freeze_to, epochs, lr], got {v[bad]!r:.60}")
-    return tuple(UnfreezeStep(check_int(f, f'{name}[{i}] freeze_to', -2**31), _pos_int(e, f'{name}[{i}] epochs'), _lr(lr, f'{name}[{i}] lr'))
-                 for i, (f, e, lr) in enumerate(v))
-
-def _ablation(v, name:str) -> tuple[UnfreezeStep, ...]|None:
-    "No ablation (None), or the unfreezing steps of the classifier trained without the language model stage."
-    return None if v is None else _steps(v, name)
-
-AWD_FIELDS:dict[str, Callable] = dict(emb_sz=_pos_int, n_hid=_pos_int, n_layers=_pos_int, pad_token=_index, bidir=_flag,
-    output_p=_prob, hidden_p=_prob, input_p=_prob, embed_p=_prob, weight_p=_prob, tie_weights=_flag, out_bias=_flag)
-
-def _awd_config(v, name:str) -> dict:
-    "An AWD-LSTM config: every key of `AWD_FIELDS`, each checked."
-    if not isinstance(v, dict): raise TypeError(f"{name} must be a dict (a JSON object) of AWD-LSTM settings, got {type(v).__name__}")
-    if unknown := sorted(set(v) - set(AWD_FIELDS)): raise ValueError(f"{name} has unknown key(s) {unknown}; the keys are {list(AWD_FIELDS)}")
-    if missing := [k for k in AWD_FIELDS if k not in v]: raise ValueError(f"{name} lacks {missing}")
-    return {k: check(v[k], f'{name}.{k}') for k, check in AWD_FIELDS.items()}
-
-PRESET_FIELDS:dict[str, Callable] = dict(  # each `ULMFiTPreset` field's check: (value, name) -> the value, or an error naming it
-    config=_awd_config, min_freq=_pos_int, max_vocab=_pos_int, seq_len=_pos_int, lm_bs=_pos_int, lm_drop_mult=_mult,
-    lm_frozen_epochs=_pos_int, lm_frozen_lr=_lr, lm_epochs=_pos_int, lm_lr=_lr, lm_docs=_docs, lm_valid_docs=_docs, clas_docs=_docs, clas_bs=_clas_bs, clas_drop_mult=_mult,
-    max_len=_pos_int, valid_docs=_docs, amp=_flag, lr_spread=_spread, steps=_steps, ablation_steps=_ablation)
-
-# %% ../nbs/22_ulmfit_run.ipynb #ac348b5b
-def _check_together(p:ULMFiTPreset):
-    "The checks across preset values: room for the special tokens, existing layer groups, dropouts below 1."
-    check_vocab_args(p.min_freq, p.max_vocab)
-    groups = p.config['n_layers'] + 2                                    # the classifier's: embedding, each LSTM layer, head
-    for i, s, key in [(i, s, k) for k in ('steps', 'ablation_steps') for i, s in enumerate(getattr(p, k) or ())]:
-        if not -groups < s.freeze_to < groups:
-            raise ValueError(f"{key}[{i}] freeze_to must be between {1 - groups} and {groups - 1} (the classifier has "
-                             f"{groups} parameter groups), got {s.freeze_to}")
-    for m, cfg in (('lm_drop_mult', p.config), ('clas_drop_mult', clas_config(p.config))):
-        for k, v in cfg.items():
-            if k.endswith('_p') and not getattr(p, m) * v < 1:
-                raise ValueError(f"{m} {getattr(p, m)} times {'config' if m == 'lm_drop_mult' else 'the classifier config'}.{k} {v} is a dropout of {getattr(p, m) * v:.3g}: dropouts must stay below 1")
-
-PRESETS = {  # from seconds on the sample to the paper's size on a GPU; what each leaves at the lesson's value is not named
-    'tiny': ULMFiTPreset(config=awd_lstm_tiny_config, min_freq=5, seq_len=36, lm_bs=32, lm_epochs=1, lm_lr=2e-2, lm_docs=150,
-                         lm_valid_docs=50, clas_bs=32, clas_drop_mult=0.1, max_len=100, amp=False, lr_spread=1.0,
-                         steps=(UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(0, 4, 1e-2))),
-    'cpu': ULMFiTPreset(config=dict(awd_lstm_lm_config, emb_sz=100, n_hid=256, n_layers=2), min_freq=5, max_vocab=15000,
-                        lm_bs=64, lm_epochs=1, lm_lr=1e-2, lm_docs=55000, lm_valid_docs=1000, clas_bs=64, max_len=400,
-                        valid_docs=2500, steps=(UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3),
-                                                UnfreezeStep(0, 3, 2e-3)), ablation_steps=(UnfreezeStep(0, 4, 5e-3),)),
-    'paper': ULMFiTPreset(),                                                     # the lesson's model and schedule
-}
-
-def preset_params(preset:str='tiny', # a key of `PRESETS`
-                  overrides:dict|None=None, # fields to change (`config`: only the AWD-LSTM settings it names)
-                 ) -> ULMFiTPreset:
-    "`PRESETS[preset]` with `overrides`: their names checked against `ULMFiTPreset`'s fields, their values by its checks."
-    base = PRESETS[_choice(preset, 'preset', PRESETS)]
-    if not isinstance(overrides, (dict, type(None))):
-        raise RunTypeError(f"overrides must be a dict of preset values, got {type(overrides).__name__}")
-    ov, names = dict(overrides or {}), [f.name for f in fields(ULMFiTPreset)]
-    if unknown := sorted(set(ov) - set(names)):
-        raise RunValueError(f"unknown preset key(s) {unknown}; the keys are {sorted(names)}")
-    if isinstance(ov.get('config'), dict): ov['config'] = {**base.config, **ov['config']}
-    with run_errors('preset value '): return replace(base, **ov)
-
-def resolve_device(device:str|torch.device='auto') -> torch.device:
-    "`device` checked against this machine: 'auto' (CUDA if available, else the CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'."
-    if isinstance(device, str) and device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try: dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError): dev = None
-    if dev is None or dev.type not in ('cpu', 'cuda', 'mps'):
-        raise RunValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}")
-    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if dev.type == 'cuda' and (dev.index or 0) >= n:
-        raise RunValueError(f"device {str(device)!r} is not available: this machine has " +
-                            (f"{n} CUDA device(s)" if n else "no CUDA device (torch.cuda.is_available() is False)") + "; use 'auto' or 'cpu'")
-    if dev.type == 'mps' and not torch.backends.mps.is_available():
-        raise RunValueError("device 'mps' is not available on this machine; use 'auto' or 'cpu'")
-    return dev
-
 # %% ../nbs/22_ulmfit_run.ipynb #dcfa8163
-DATASETS, TOKENIZERS = ('sample', 'imdb', 'wisesight'), ('word', 'subword')
+DATASETS = ('sample', 'imdb', 'wisesight')
 
 @dataclass(frozen=True, eq=False)
 class RunData:
@@ -262,42 +92,36 @@ class RunData:
     clas_valid:np.ndarray|None=None # the dataset's own validation split (Wisesight); None: validate on the test set (the lesson)
     y_valid:torch.Tensor|None=None # its labels
 
-def _tokenizer(tok:str):
-    return SpacyTokenizer() if tok == 'word' else SentencePieceTokenizer(vocab_sz=None)
-
-def _word_tokenizer(data:str) -> Tokenizer:
-    "The word `Tokenizer` runs on `data` read their texts with: PyThaiNLP words and the Thai rules for Wisesight, else spaCy words."
-    if data != 'wisesight': return Tokenizer(_tokenizer('word'))
-    from lesson8_nlp.thai import thai_word_tokenizer
-    return thai_word_tokenizer()
+def data_lang(data) -> str:
+    "The language of `data`'s texts, for `make_tokenizer`: Thai for Wisesight, else English (your own data too)."
+    return 'th' if data == 'wisesight' else 'en'
 
 def _wisesight(tok:str, cache:Path, progress:bool) -> dict:
     "Wisesight Sentiment tokenized for ULMFiT (Thai words or `<_>` subwords), with its train/valid/test split."
-    from lesson8_nlp.thai import WISESIGHT_CLASSES, label_ids, load_wisesight, thai_subword_tokenizer
+    from lesson8_nlp.thai import WISESIGHT_CLASSES, label_ids, load_wisesight
     df = load_wisesight()
-    if tok == 'word': tkn = _word_tokenizer('wisesight')
-    else: tkn = thai_subword_tokenizer(df['text'][df['split'] == 'train'].tolist(), cache_dir=cache)
-    corpus = tokenize_texts(df['text'].tolist(), tok=tkn.tok, rules=tkn.rules, cache_dir=cache, progress=progress)
+    tkn = make_tokenizer(tok, 'th', df['text'][df['split'] == 'train'].tolist() if tok == 'subword' else None, cache_dir=cache)
+    corpus = tokenize_texts(df['text'].tolist(), tok=tkn, cache_dir=cache, progress=progress)
     y, split = torch.as_tensor(label_ids(df['label'])), df['split'].to_numpy()
     tr, va, te = (np.where(split == s)[0] for s in ('train', 'valid', 'test'))
     return dict(corpus=corpus, clas_train=tr, clas_valid=va, clas_test=te, y_train=y[tr], y_valid=y[va], y_test=y[te],
                 classes=list(WISESIGHT_CLASSES), tokenizer=tkn, prompt='ร้านนี้อร่อยมาก')   # "this shop is really tasty"
 
-def _folder_data(path:Path, base, cache:Path, progress:bool, classes:list|None=None) -> dict:
+def _folder_data(path:Path, tkn:Tokenizer, cache:Path, progress:bool, classes:list|None=None) -> dict:
     "A folder in IMDb's layout: train/<label>/*.txt and test/<label>/*.txt (and unsup/, read by the LM only)."
     folders = [f for f in IMDB_LM_FOLDERS if (path/f).is_dir()]
     labelled = [f for f in get_text_files(path, ['train', 'test']) if f.parent.name != 'unsup']
     if classes is None: classes = sorted({f.parent.name for f in labelled if Path(f).relative_to(path).parts[0] == 'train'})
     folder_labels(labelled, classes)                                          # before tokenizing
-    corpus = tokenize_folder(path, folders, tok=base, cache_dir=cache, progress=progress)
+    corpus = tokenize_folder(path, folders, tok=tkn, cache_dir=cache, progress=progress)
     top = np.array([Path(f).relative_to(path).parts[0] for f in corpus.items])
     sub = np.array([Path(f).parent.name for f in corpus.items])
     tr, te = np.where((top == 'train') & (sub != 'unsup'))[0], np.where(top == 'test')[0]
     ytr, classes = folder_labels([corpus.items[i] for i in tr], classes)
     yte, _ = folder_labels([corpus.items[i] for i in te], classes)
-    return dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=ytr, y_test=yte, classes=classes, tokenizer=Tokenizer(base))
+    return dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=ytr, y_test=yte, classes=classes, tokenizer=tkn)
 
-def _table_data(file:Path, base, cache:Path, progress:bool, text_col='text', label_col='label', valid_col=None,
+def _table_data(file:Path, tkn:Tokenizer, cache:Path, progress:bool, text_col='text', label_col='label', valid_col=None,
                 valid_pct:float=0.2, seed:int=42) -> dict:
     "A CSV/TSV/JSONL table: a text and a label column; the test rows flagged by `valid_col`, else a seeded `valid_pct`."
     df = read_table(file)
@@ -306,8 +130,8 @@ def _table_data(file:Path, base, cache:Path, progress:bool, text_col='text', lab
     tr, te = (RandomSplitter(valid_pct, seed) if valid_col is None else ColSplitter(valid_col))(df)
     if not len(tr) or not len(te): raise RunValueError(f"{file}: the split leaves {len(tr)} training and {len(te)} test rows: both need some")
     y, classes = category_ids(labels, tr, te, [f'{file}: row {i!r}' for i in df.index])
-    corpus = tokenize_texts(texts, tok=base, cache_dir=cache, progress=progress)
-    return dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=Tokenizer(base))
+    corpus = tokenize_texts(texts, tok=tkn, cache_dir=cache, progress=progress)
+    return dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=tkn)
 
 def _own_data_path(data) -> Path|None:
     "`data` as a path to your own data (checked: a folder in IMDb's layout or a table file); None for a named dataset."
@@ -338,22 +162,23 @@ def ulmfit_data(data:str='sample', # 'sample' (1,000 reviews), 'imdb', 'wisesigh
                 table:dict|None=None, # for a table: text_col, label_col, valid_col, valid_pct, seed
                ) -> RunData:
     "Tokenized corpus, vocab, and the document indices and labels of the LM and classifier stages."
-    p, tok = _own_data_path(data), _choice(tok, 'tok', TOKENIZERS)
+    p, tok = _own_data_path(data), check_choice(tok, 'tok', TOKENIZERS)
     with run_errors(): check_vocab_args(min_freq, max_vocab)                    # before any tokenizing
     cache = cache_dir()/'tokens'
     if p is not None:
         with run_errors():
-            d = _folder_data(p, _tokenizer(tok), cache, progress) if p.is_dir() else _table_data(p, _tokenizer(tok), cache, progress, **(table or {}))
+            tkn = make_tokenizer(tok, data_lang(data))
+            d = _folder_data(p, tkn, cache, progress) if p.is_dir() else _table_data(p, tkn, cache, progress, **(table or {}))
     elif data == 'wisesight': d = _wisesight(tok, cache, progress)
-    elif data == 'imdb': d = _folder_data(untar_data(URLs.IMDB), _tokenizer(tok), cache, progress, ['neg', 'pos'])
+    elif data == 'imdb': d = _folder_data(untar_data(URLs.IMDB), make_tokenizer(tok, 'en'), cache, progress, ['neg', 'pos'])
     else:
-        df, base = load_imdb_sample(), _tokenizer(tok)
-        corpus = tokenize_texts(df['text'].tolist(), tok=base, cache_dir=cache, n_workers=0, progress=progress)
+        df, tkn = load_imdb_sample(), make_tokenizer(tok, 'en')
+        corpus = tokenize_texts(df['text'].tolist(), tok=tkn, cache_dir=cache, n_workers=0, progress=progress)
         classes = sorted(df['label'].unique())
         y = torch.tensor(df['label'].map({c: i for i, c in enumerate(classes)}).to_numpy())
         valid = df['is_valid'].to_numpy()
         tr, te = np.where(~valid)[0], np.where(valid)[0]
-        d = dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=Tokenizer(base))
+        d = dict(corpus=corpus, clas_train=tr, clas_test=te, y_train=y[tr], y_test=y[te], classes=classes, tokenizer=tkn)
     lm_tr, lm_va = split_idxs(len(d['corpus']))
     return RunData(**d, vocab=corpus_vocab(d['corpus'], lm_tr, min_freq=min_freq, max_vocab=max_vocab), lm_train=lm_tr, lm_valid=lm_va)
 
@@ -381,184 +206,7 @@ def check_learnable(d:RunData, p:ULMFiTPreset):
                             "there is nothing to learn (accuracy and macro-F1 would be 1.0 by construction); give it texts of at least two labels")
     if len(d.clas_test) == 0: raise RunValueError("the data has no test documents: nothing would score the classifier")
 
-# %% ../nbs/22_ulmfit_run.ipynb #5f20f33f
-_ABSENT = object()
-
-def config_digest(config:dict) -> str:
-    "The sha256 of `config`'s canonical JSON (sorted keys, no spaces): equal configurations, equal digests."
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
-
-def _short(v) -> str:
-    s = 'absent' if v is _ABSENT else json.dumps(v, ensure_ascii=False)
-    return s if len(s) <= 60 else s[:57] + '...'
-
-def config_diff(old:dict, new:dict, prefix:str='') -> list[str]:
-    "What differs between two configurations, key by key (nested dicts by dotted name), as 'key: old -> new'."
-    diff = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k, _ABSENT), new.get(k, _ABSENT)
-        if isinstance(a, dict) and isinstance(b, dict): diff += config_diff(a, b, f'{prefix}{k}.')
-        elif a != b: diff.append(f'{prefix}{k}: {_short(a)} -> {_short(b)}')
-    return diff
-
-def _first(diff:list[str], n:int=6) -> list[str]:
-    "At most `n` differences, and how many more there are."
-    return diff if len(diff) <= n else [*diff[:n], f'... {len(diff) - n} more']
-
-def _stamp(config:dict) -> dict:
-    "What a checkpoint carries of its run: the configuration (as JSON text) and its digest."
-    return {'config': json.dumps(config, sort_keys=True), 'config_digest': config_digest(config)}
-
-def load_checkpoint(file:str|Path, config:dict, map_location:str|torch.device='cpu') -> dict:
-    "Checkpoint `file` (read with `load_state`), refused unless it carries the digest of the run's `config`."
-    with run_errors(): state = load_state(file, map_location, 'a lesson8 ulmfit checkpoint')
-    return check_stamp(state, file, config)
-
-def check_stamp(state:dict, file:str|Path, config:dict) -> dict:
-    "`state` (read from `file`) if it carries the digest of the run's `config`; else a `RunValueError` naming what differs."
-    if state.get('config_digest') != config_digest(config):
-        try: old = json.loads(state.get('config'))
-        except (TypeError, ValueError): old = None
-        why = (f'differs in {_first(config_diff(old, config))}' if isinstance(old, dict) else
-               'it records no configuration: written by an older version, or not by lesson8 ulmfit')
-        raise RunValueError(f"{file} is a checkpoint of another configuration ({why}); delete it, or the run folder, "
-                            "to start over, or use another out folder")
-    return state
-
-# %% ../nbs/22_ulmfit_run.ipynb #1bd2ee6d
-RUN_LOCK = '.lock'  # the run folder's lock file: the holder's pid, locked by the OS for as long as its process lives
-
-class RunBusyError(RunConfigError, RuntimeError): "The run folder is held by another live run."
-
-def _try_lock(fd:int) -> bool:
-    "Take the OS's exclusive advisory lock on the open file `fd` without waiting; False if another process holds it."
-    try:
-        if os.name == 'nt': import msvcrt; msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else: import fcntl; fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError: return False                                       # BlockingIOError (POSIX), PermissionError (Windows)
-
-class FolderLock:
-    "An exclusive lock on `folder` while this object holds it; the OS frees it when the process dies (a stale lock is taken over)."
-    def __init__(self, folder:str|Path):
-        self.folder, self.fd = Path(folder), None
-        self.created = not self.folder.exists()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder/RUN_LOCK, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o666)
-        if not _try_lock(fd):
-            try: pid = os.read(fd, 32).decode(errors='replace').strip() or 'unknown'
-            except OSError: pid = 'unknown'
-            os.close(fd)
-            raise RunBusyError(f"{self.folder} is in use by another run (pid {pid}): wait for it to finish, or use another out folder")
-        os.ftruncate(fd, 0); os.write(fd, f'{os.getpid()}\n'.encode()); self.fd = fd
-
-    def release(self):
-        "Unlock; a folder that this lock created and that holds nothing else is removed again."
-        if self.fd is None: return
-        if self.created and [p.name for p in self.folder.iterdir()] == [RUN_LOCK]:
-            (self.folder/RUN_LOCK).unlink(); self.folder.rmdir()           # a run refused before it wrote anything
-        os.close(self.fd); self.fd = None
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.release()
-    def __del__(self):
-        if self.fd is not None: os.close(self.fd)
-
-# %% ../nbs/22_ulmfit_run.ipynb #d0e2b284
-RUN_CHECKPOINTS = ('*.ckpt.pth', 'probs_*.pt', 'enc_*.pth')         # the files that carry the configuration's digest
-RUN_FILES = (*RUN_CHECKPOINTS, 'report.json')                         # everything a run writes besides state.json
-
-class RunState:
-    "The run folder's `state.json`: the run's configuration and its finished stages; another run's folder is refused."
-    def __init__(self, out:str|Path, config:dict, lock:bool=False): # lock: hold the folder until `close` (the run itself)
-        self.out, self.file, self.config, self.lock = Path(out), Path(out)/'state.json', {}, None
-        if (f := next((f for f in (self.out, *self.out.parents) if f.exists() and not f.is_dir()), None)) is not None:
-            raise RunValueError(f"out {str(self.out)!r} cannot be a run folder: {f} is a file; name a folder (new, or an earlier run's)")
-        if lock:                                                           # one run per folder; what follows is read under the lock
-            self.lock = FolderLock(self.out)
-            sweep_leftovers(self.out, older_than=None)                     # half-written files of a killed run: never trusted, now gone
-        try: self._open(config)
-        except BaseException: self.close(); raise
-
-    def close(self):
-        "Release the folder's lock (a run's `RunState`); the folder is left as it is."
-        if self.lock is not None: self.lock.release(); self.lock = None
-
-    def _open(self, config:dict):
-        self.old = self._read()
-        if self.old is None and (files := self.files()):
-            raise RunValueError(f"{self.out} holds {files[0].name} ({len(files)} file(s) of a run) but no state.json, so their "
-                                "configuration is unknown: delete them, or the folder, to start over, or use another out folder")
-        self.done = dict(self.old['done']) if self.old else {}
-        self.add(config)
-
-    def files(self, patterns:tuple=RUN_FILES) -> list[Path]:
-        "The run's files in the folder that match `patterns`."
-        return sorted({f for p in patterns for f in self.out.glob(p)}) if self.out.is_dir() else []
-
-    def _read(self) -> dict|None:
-        "The folder's state.json (None if there is none); a damaged one is refused."
-        if not self.file.exists(): return None
-        try: st, err = json.loads(self.file.read_text(encoding='utf-8')), ''
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e: st, err = None, f' ({type(e).__name__}: {e})'
-        if not (isinstance(st, dict) and isinstance(st.get('config'), dict) and isinstance(st.get('done'), dict)):
-            raise RunValueError(f"{self.file} is not a run state (a JSON object with 'config' and 'done'){err}: it is "
-                                f"damaged; delete the folder {self.out} to start over, or use another out folder")
-        return st
-
-    def add(self, config:dict, complete:bool=False):
-        "Add `config`; refused, naming what differs, if state.json records other values (for every key once `complete`)."
-        self.config.update(json.loads(json.dumps(config)))                  # plain JSON types, comparable
-        if self.old is None: return
-        old = self.old['config'] if complete else {k: v for k, v in self.old['config'].items() if k in self.config}
-        if diff := config_diff(old, self.config):
-            raise RunValueError(f"{self.out} holds a run with another configuration (differs in {_first(diff)}): "
-                                "use another out folder, or delete that one to start over")
-
-    def begin(self, **config):
-        "Complete the configuration with `config`, check the folder's checkpoints against it, then write state.json."
-        self.add(config, complete=True)
-        for f in self.files(RUN_CHECKPOINTS): load_checkpoint(f, self.config)
-        if self.old is None: self._write()                                 # before the first checkpoint
-
-    def finish(self, stage:str, **info):
-        "Record `stage` as finished with `info` (metrics, wall time)."
-        self.done[stage] = info
-        self._write()
-
-    def sync(self):
-        "Under `torchrun`: wait until rank 0 has written, then take its finished stages from state.json (one process: nothing)."
-        if not distributed(): return
-        distrib_barrier()
-        if rank_distrib() != 0: self.done = dict(self._read()['done'])
-
-    def _write(self):
-        if rank_distrib() != 0: return                                     # under torchrun, rank 0 alone writes
-        with atomic_write(self.file, 'w') as f: json.dump({'config': self.config, 'done': self.done}, f, indent=1)
-
-class EpochCheckpoint(Callback):
-    "After each epoch, atomically save model, optimizer, finished epochs of `stage` and the run's `config` to `file`."
-    order = 70
-    def __init__(self, file:str|Path, stage:str, config:dict): self.file, self.stage, self.stamp = Path(file), stage, _stamp(config)
-    def after_epoch(self):
-        if rank_distrib() != 0: return                                     # under torchrun, rank 0 alone writes
-        learn = self.learn
-        state = {'model': unwrap_model(learn.model).state_dict(), 'opt': learn.opt.state_dict(), 'epoch': learn.epoch + 1, 'stage': self.stage,
-                 'metrics': final_metrics(learn), **self.stamp}      # metrics: to record a stage that ends here, if need be
-        with atomic_write(self.file) as f: torch.save(state, f)
-
-def resume_epoch(learn, file:str|Path, config:dict, stage:str, prev:str|None=None) -> int:
-    "Resume `stage` from checkpoint `file` of the run with `config`, or start it from the end of stage `prev`; epochs done."
-    file = Path(file)
-    if not file.exists(): return 0
-    state = load_checkpoint(file, config, next(learn.model.parameters()).device)
-    if state.get('stage') not in (stage, prev): return 0
-    learn.model.load_state_dict(state['model'])
-    if state['stage'] == prev: return 0                # a new step: fresh optimizer state (freeze_to clears it anyway)
-    if learn.opt is None: learn.create_opt()
-    learn.opt.load_state_dict(state['opt'])
-    return int(state['epoch'])
-
-# %% ../nbs/22_ulmfit_run.ipynb #9fdcbd99
+# %% ../nbs/22_ulmfit_run.ipynb #556511c9
 DIRECTIONS = ('fwd', 'bwd', 'both')
 
 class RunDivergedError(FloatingPointError):
@@ -579,6 +227,7 @@ def _fit_stage(run:RunState, stage:str, learn, n_epoch:int, start:int, fit:Calla
     run.finish(stage, wall_s=round(time.perf_counter() - t0, 1), **{n: round(v, 4) for n, v in metrics.items()}, **more)
     run.sync()                                                           # torchrun: every rank takes rank 0's record
 
+# %% ../nbs/22_ulmfit_run.ipynb #0c7748f8
 def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:list, pretrained, progress:bool):
     "Train (or resume) the language model of direction `dirn` (pretrained: a frozen sub-stage first); save its encoder."
     bw, stage, ckpt, prev = dirn == 'bwd', f'lm_{dirn}', run.out/f'lm_{dirn}.ckpt.pth', None
@@ -600,11 +249,12 @@ def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:lis
     def fit(start): learn.fit_one_cycle(p.lm_epochs, p.lm_lr, start_epoch=start, cbs=EpochCheckpoint(ckpt, stage, run.config))
     def after() -> dict:
         if rank_distrib() != 0: return {}                # torchrun: rank 0 saves and generates; the others read its record
-        learn.save_encoder((run.out/f'enc_{dirn}.pth').absolute(), meta=_stamp(run.config))   # the run's digest, checked when loaded
+        learn.save_encoder((run.out/f'enc_{dirn}.pth').absolute(), meta=config_stamp(run.config))   # the run's digest, checked when loaded
         return dict(lm_train_tokens=int(dls.train.lens.sum()),
                     generated=None if bw else learn.predict(d.prompt, 40, temperature=0.75))
     _fit_stage(run, stage, learn, p.lm_epochs, resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
 
+# %% ../nbs/22_ulmfit_run.ipynb #407d7625
 def _baselines(run:RunState, d:RunData, p:ULMFiTPreset):
     "Majority class and TF-IDF + NBSVM on the classifier's training documents, scored on the test set (stage `baselines`)."
     t0, c, (tr, ytr) = time.perf_counter(), d.corpus, _clas_train(d, p)
@@ -642,7 +292,7 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
         resume_epoch(learn, ckpt, run.config, '', f'{kind}_{dirn}_{len(steps)}')   # the weights after the last step
         probs = score_docs(learn, d, te, d.y_test, p, device)
         with atomic_write(run.out/f'probs_{"ablation_" if ablation else ""}{dirn}.pt') as f:
-            torch.save({'probs': probs, 'targets': d.y_test, **_stamp(run.config)}, f)
+            torch.save({'probs': probs, 'targets': d.y_test, **config_stamp(run.config)}, f)
         if not ablation: learn.export((run.out/f'export_{dirn}.pth').absolute())   # for load_learner / lesson8 predict
         run.finish(test, wall_s=round(time.perf_counter() - t0, 1), **probs_scores(probs, d.y_test, len(d.classes)), n=len(te))
     run.sync()
@@ -658,6 +308,7 @@ def probs_scores(probs:torch.Tensor, targets:torch.Tensor, n_classes:int) -> dic
     return dict(accuracy=round(probs_accuracy(probs, targets), 4),
                 macro_f1=round(macro_f1(probs.argmax(1).numpy(), targets.numpy(), n_classes), 4))
 
+# %% ../nbs/22_ulmfit_run.ipynb #f328c0da
 def _pretrained(pretrained, pretrained_bwd, dirs:list[str], config:dict) -> dict:
     "Each direction's (weights, vocab) files, found (or, for 'wt103', fetched) and tried in a `config` model before any data is read; or None."
     wt103 = isinstance(pretrained, str) and pretrained == 'wt103'
@@ -689,6 +340,7 @@ def default_run_folder(data:str, preset:str) -> Path:
     "Where a run writes without `out`: runs/ulmfit_<dataset, or your data's folder or file name>_<preset>."
     return Path('runs')/f"ulmfit_{data if _own_data_path(data) is None else Path(data).stem}_{preset}"
 
+# %% ../nbs/22_ulmfit_run.ipynb #53edf120
 def run_ulmfit(data:str='sample', # 'sample', 'imdb', 'wisesight', or a folder in IMDb's layout or a CSV/TSV/JSONL file
                preset:str='tiny', # a key of `PRESETS`
                direction:str='fwd', # 'fwd', 'bwd' or 'both' (then also the ensemble)
@@ -704,7 +356,7 @@ def run_ulmfit(data:str='sample', # 'sample', 'imdb', 'wisesight', or a folder i
                table:dict|None=None, # your own table: text_col, label_col, valid_col, valid_pct, seed (see `ulmfit_data`)
               ) -> dict:
     "Run (or resume) ULMFiT: LM, encoder, gradual unfreezing, test accuracy; write and return `report.json`."
-    own, tok, direction = own_data_key(data, table), _choice(tok, 'tok', TOKENIZERS), _choice(direction, 'direction', DIRECTIONS)
+    own, tok, direction = own_data_key(data, table), check_choice(tok, 'tok', TOKENIZERS), check_choice(direction, 'direction', DIRECTIONS)
     data = str(data) if own is None else own['path']
     p, dev = preset_params(preset, overrides), resolve_device(device)                # every check before any work
     with run_errors(): seed = check_int(seed, 'seed', 0)
@@ -803,14 +455,14 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
                 dirn:str='fwd', # which direction's language model
                 device:str|torch.device='cpu') -> LMLearner:
     "The language model of run folder `out`, rebuilt from its state.json, encoder vocab and checkpoint, for `predict`."
-    out, dirn = Path(out), _choice(dirn, 'dirn', ('fwd', 'bwd'))
+    out, dirn = Path(out), check_choice(dirn, 'dirn', ('fwd', 'bwd'))
     if not (out/'state.json').is_file(): raise RunFileError(f"{out} is not a run folder: it has no state.json")
     st = RunState(out, {})                                                 # a damaged state.json is refused
     config = st.old['config']
     if f'lm_{dirn}' not in st.done: raise RunValueError(f"{out} has no finished lm_{dirn} stage: run it first")
     if config['tok'] != 'word': raise RunValueError(f"load_run_lm rebuilds word tokenizers only; this run used {config['tok']!r}")
     p, vocab = ULMFiTPreset(**config['params']), load_state(out/f'enc_{dirn}.pth', what='an encoder file')['vocab']
-    tkn = _word_tokenizer(config['data'])                                   # the one the run's data was tokenized with
+    tkn = make_tokenizer('word', data_lang(config['data']))                 # the one the run's data was tokenized with
     ids = torch.arange(2 * p.seq_len + 2) % len(vocab)                   # placeholder data: predict needs none
     dls = lm_dataloaders([ids], [ids], vocab, bs=1, seq_len=p.seq_len, device=resolve_device(device))
     learn = language_model_learner(dls, AWD_LSTM, config=p.config, drop_mult=p.lm_drop_mult, tokenizer=tkn, backwards=dirn == 'bwd',

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .awd_lstm import AWD_LSTM, SequentialRNN, awd_lstm_clas_config, awd_lstm_lm_config, get_language_model, load_fastai_weights
-from .learner import BCEWithLogitsLossFlat, CrossEntropyLossFlat, DataLoaders, rnn_cbs
+from .learner import BCEWithLogitsLossFlat, CrossEntropyLossFlat, DataLoaders
 from .metrics import accuracy, accuracy_multi
 from .corpus import tokenize_texts
 from .tokenizers import Tokenizer
@@ -315,10 +315,10 @@ def text_classifier_learner(dls:DataLoaders, # `TextDataLoaders` or `clas_datalo
     model = get_text_classifier(len(vocab), n_out, config, drop_mult, (50,) if lin_ftrs is None else lin_ftrs, ps, seq_len, max_len)
     if pretrained is not None: _load_pretrained(model, pretrained, vocab, config, backwards)
     multi = bool(getattr(dls, 'multi_label', False))                  # several labels per text: a sigmoid per class
-    kwargs = {'moms': (0.8, 0.7, 0.8), 'loss_func': BCEWithLogitsLossFlat() if multi else CrossEntropyLossFlat(), **kwargs}
+    kwargs = {'loss_func': BCEWithLogitsLossFlat() if multi else CrossEntropyLossFlat(), **kwargs}
     if metrics is None: metrics = accuracy_multi if multi else accuracy
-    learn = TextClassifierLearner(dls, model, vocab, tokenizer, backwards, splitter=awd_lstm_clas_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
-                                  metrics=metrics, **kwargs)
+    learn = TextClassifierLearner(dls, model, alpha, beta, vocab=vocab, tokenizer=tokenizer, backwards=backwards,
+                                  splitter=awd_lstm_clas_split, metrics=metrics, **kwargs)
     learn.classes, learn.multi_label = list(classes), multi
     if pretrained is not None: learn.freeze()
     return learn

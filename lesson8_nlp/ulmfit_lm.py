@@ -140,14 +140,20 @@ def _check_vocab(dls, vocab:Sequence[str]):
                          "numericalize the data with the language model's vocab")
 
 class TextLearner(Learner):
-    "A `Learner` for AWD-LSTM models that knows its vocab and tokenizer, and saves/loads its encoder."
-    def __init__(self, dls:DataLoaders, model:nn.Module, vocab:Sequence[str], tokenizer:Tokenizer|None=None,
-                 backwards:bool=False, **kwargs):
-        _check_vocab(dls, vocab)
-        super().__init__(dls, model, **kwargs)
-        self.vocab, self.backwards = list(vocab), backwards
+    "fastai's `TextLearner(dls, model, alpha, beta, moms)`: an RNN `Learner` (model reset, AR/TAR) that knows its vocab and tokenizer and saves/loads its encoder."
+    def __init__(self, dls:DataLoaders, model:nn.Module,
+                 alpha:float=2., beta:float=1., # AR and TAR (`RNNRegularizer`), as fastai's defaults
+                 moms:tuple=(0.8, 0.7, 0.8), # one-cycle momentums, as fastai's
+                 vocab:Sequence[str]|None=None, # the tokens of the model's ids (default: `dls.vocab`, if it has one)
+                 tokenizer:Tokenizer|None=None, # turns text into tokens for `predict` (default: spaCy words)
+                 backwards:bool=False, # the model reads the texts reversed
+                 **kwargs):
+        vocab = getattr(dls, 'vocab', None) if vocab is None else vocab
+        if vocab is not None: _check_vocab(dls, vocab)
+        super().__init__(dls, model, moms=moms, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])), **kwargs)
+        self.vocab, self.backwards = (None if vocab is None else list(vocab)), backwards
         self.tokenizer = Tokenizer(SpacyTokenizer()) if tokenizer is None else tokenizer
-        self.num = Numericalize(self.vocab)
+        self.num = None if vocab is None else Numericalize(self.vocab)
 
     @property
     def encoder(self) -> nn.Module:
@@ -164,6 +170,7 @@ class TextLearner(Learner):
 
     def numericalize(self, text:str) -> Tensor:
         "The ids of `text`, tokenized as the training texts were (reversed for a backward model)."
+        if self.num is None: raise ValueError("this learner has no vocab to numericalize text with: pass vocab= (or data with dls.vocab)")
         ids = self.num(self.tokenizer(text))                     # (n_tokens,)
         return ids.flip(0) if self.backwards else ids
 
@@ -224,10 +231,9 @@ def language_model_learner(dls:DataLoaders, # `TextDataLoaders(..., is_lm=True)`
     (vocab, backwards, tokenizer), pretrained = _from_dls(dls, arch, backwards, tokenizer), _pretrained_choice(pretrained)
     model = get_language_model(len(vocab), config, drop_mult)
     if pretrained is not None: load_fastai_weights(model, *pretrained_files(pretrained, backwards), new_vocab=vocab)
-    kwargs = {'moms': (0.8, 0.7, 0.8), 'loss_func': CrossEntropyLossFlat(), **kwargs}
-    learn = LMLearner(dls, model, vocab, tokenizer, backwards,
-                      splitter=awd_lstm_lm_split, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])),
-                      metrics=metrics, **kwargs)
+    kwargs = {'loss_func': CrossEntropyLossFlat(), **kwargs}
+    learn = LMLearner(dls, model, alpha, beta, vocab=vocab, tokenizer=tokenizer, backwards=backwards,
+                      splitter=awd_lstm_lm_split, metrics=metrics, **kwargs)
     if pretrained is not None: learn.freeze()
     return learn
 

@@ -18,8 +18,8 @@ from IPython.display import display
 from .data import load_imdb_sample
 from .human_numbers import hn_tokens
 from .lm_data import batch_layout, letters_stream, plot_batch_layout
-from .thai import thai_subword_tokenizer, thai_word_tokenizer
-from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, show_tokens, token_view
+from .thai import make_tokenizer
+from .tokenizers import Tokenizer, show_tokens, token_view
 
 # %% ../nbs/40_widgets.ipynb #4d386abb
 class TokenizerExplorer:
@@ -31,9 +31,9 @@ class TokenizerExplorer:
         self.corpus, self.min_freq, self._toks, self._vocabs = list(corpus or []), min_freq, {}, {}
         self.thai_corpus = list(thai_corpus or [])
         self.text = W.Textarea(value=text, description='text', layout=W.Layout(width='95%', height='70px'))
-        self.tok = W.Dropdown(options=[('spaCy words', 'spacy'), ('SentencePiece subwords', 'subword'),
-                                       ('Thai words (PyThaiNLP)', 'thai'), ('Thai subwords, <_> spaces', 'thai_subword')],
-                              value='spacy', description='tokenizer')
+        self.tok = W.Dropdown(options=[('spaCy words', ('word', 'en')), ('SentencePiece subwords', ('subword', 'en')),
+                                       ('Thai words (PyThaiNLP)', ('word', 'th')), ('Thai subwords, <_> spaces', ('subword', 'th'))],
+                              value=('word', 'en'), description='tokenizer')   # values: `make_tokenizer`'s (tok, lang)
         self.vocab_sz = W.IntSlider(value=1000, min=200, max=4000, step=100, description='sp vocab',
                                     continuous_update=False, disabled=True)
         self.show_ids = W.Checkbox(value=bool(self.corpus), description='ids from corpus vocab',
@@ -45,16 +45,14 @@ class TokenizerExplorer:
         self._refresh()
 
     def _key(self) -> tuple:
-        "The setting that decides the tokenizer: its kind, and the vocab size for SentencePiece."
-        return (self.tok.value, self.vocab_sz.value if self.tok.value in ('subword', 'thai_subword') else None)
+        "The setting that decides the tokenizer: `make_tokenizer`'s tok and lang, and the vocab size for SentencePiece."
+        tok, lang = self.tok.value
+        return (tok, lang, self.vocab_sz.value if tok == 'subword' else None)
 
-    def _build(self, kind: str, vocab_sz: int | None) -> Tokenizer:
-        if kind == 'spacy': return Tokenizer(SpacyTokenizer())
-        if kind == 'thai': return thai_word_tokenizer()                    # Thai rules, spaces as `<_>`
-        texts, name = (self.corpus, 'corpus') if kind == 'subword' else (self.thai_corpus, 'thai_corpus')
-        if not texts: raise ValueError(f'SentencePiece needs texts to train on: pass `{name}=`')
-        if kind == 'thai_subword': return thai_subword_tokenizer(texts, vocab_sz=vocab_sz)
-        return Tokenizer(SentencePieceTokenizer(vocab_sz=vocab_sz)).setup(texts)
+    def _build(self, tok: str, lang: str, vocab_sz: int | None) -> Tokenizer:
+        texts, name = (self.corpus, 'corpus') if lang == 'en' else (self.thai_corpus, 'thai_corpus')
+        if tok == 'subword' and not texts: raise ValueError(f'SentencePiece needs texts to train on: pass `{name}=`')
+        return make_tokenizer(tok, lang, texts if tok == 'subword' else None, vocab_sz)
 
     def tokenizer(self) -> Tokenizer:
         "The tokenizer (base tokenizer and rules) the controls select, built once per setting."
@@ -68,7 +66,7 @@ class TokenizerExplorer:
         key = self._key()
         if key not in self._vocabs:
             from lesson8_nlp.numericalize import Numericalize
-            texts = self.thai_corpus if key[0].startswith('thai') else self.corpus
+            texts = self.thai_corpus if key[1] == 'th' else self.corpus
             self._vocabs[key] = Numericalize(min_freq=self.min_freq).setup(self.tokenizer()(texts)).vocab
         return self._vocabs[key]
 
@@ -78,7 +76,7 @@ class TokenizerExplorer:
         return token_view(self.text.value, tkn.tok, tkn.rules, vocab=self.vocab())
 
     def _refresh(self, change=None):
-        self.vocab_sz.disabled = self.tok.value not in ('subword', 'thai_subword')
+        self.vocab_sz.disabled = self.tok.value[0] != 'subword'
         try:
             tkn = self.tokenizer()
             self.out.value = show_tokens(self.text.value, tkn.tok, tkn.rules, vocab=self.vocab())
@@ -94,7 +92,7 @@ def lesson_streams(n: int = 120) -> dict[str, list[str]]:
     except (FileNotFoundError, ConnectionError) as e:
         warnings.warn(f'IMDb tokens left out of the explorer: {e}')
         return streams
-    streams['IMDb sample'] = [t for toks in Tokenizer(SpacyTokenizer())(reviews) for t in toks][:n]
+    streams['IMDb sample'] = [t for toks in make_tokenizer()(reviews) for t in toks][:n]
     return streams
 
 # %% ../nbs/40_widgets.ipynb #ed7591b6
