@@ -99,7 +99,7 @@ def export_learner(learn:TextClassifierLearner, fname:str|Path='export.pth') -> 
                tokenizer=tokenizer_state(learn.tokenizer),     # first: a tokenizer that cannot be named writes nothing
                arch=_arch(learn.model), vocab=[str(t) for t in learn.vocab], classes=[str(c) for c in learn.classes],
                backwards=bool(learn.backwards), model={k: v.detach().cpu() for k, v in learn.model.state_dict().items()},
-               multi_label=bool(getattr(learn, 'multi_label', False)), thresh=float(getattr(learn.loss_func, 'thresh', 0.5)))
+               multi_label=learn.multi_label, thresh=float(getattr(learn.loss_func, 'thresh', 0.5)))
     file = learn.path/fname
     with atomic_write(file) as f: torch.save(obj, f)
     return file
@@ -135,10 +135,10 @@ def load_learner(fname:str|Path, # a file `learn.export()` wrote
     try: model.load_state_dict(obj['model'])
     except RuntimeError as e: raise ValueError(f"{file} is damaged: its weights do not fit its sizes ({str(e).splitlines()[0]})") from None
     dls = DataLoaders([], [], 'cpu' if cpu else None)
-    dls.vocab, dls.classes = vocab, classes
     multi = bool(obj.get('multi_label', False))                    # (absent from the first files: one label per text)
+    dls.vocab, dls.classes, dls.multi_label = vocab, classes, multi
     loss = BCEWithLogitsLossFlat(thresh=float(obj.get('thresh', 0.5))) if multi else CrossEntropyLossFlat()
     learn = TextClassifierLearner(dls, model, vocab=vocab, tokenizer=tokenizer_from_state(obj['tokenizer'], file),
                                   backwards=obj['backwards'], loss_func=loss, splitter=awd_lstm_clas_split, progress=False)
-    learn.classes, learn.multi_label = list(classes), multi
+    learn.classes = list(classes)
     return learn

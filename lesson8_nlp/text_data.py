@@ -57,7 +57,7 @@ def GrandparentSplitter(train_name:str='train', valid_name:str='valid'):
 def category_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence,
                classes:Sequence|None=None) -> tuple[Tensor, list[str]]:
     "Class indices of every document, and the classes: `classes` in their order, else the sorted distinct training labels."
-    bad = next((i for i, o in enumerate(labels) if o is None or (isinstance(o, float) and np.isnan(o))), None)
+    bad = next((i for i, o in enumerate(labels) if _no_label(o)), None)
     if bad is not None: raise ValueError(f"{where[bad]} has no label: fill in or drop it")
     names = [str(o) for o in labels]
     classes = _known_classes([[n] for n in names], tr, va, where, classes)
@@ -65,6 +65,8 @@ def category_ids(labels:Sequence, tr:np.ndarray, va:np.ndarray, where:Sequence,
         raise ValueError(f"the training labels have {len(classes)} class(es) {classes}: a classifier needs two or more")
     c2i = {c: i for i, c in enumerate(classes)}
     return torch.tensor([c2i[n] for n in names]), classes
+
+def _no_label(o) -> bool: return o is None or (isinstance(o, float) and np.isnan(o))
 
 def _known_classes(sets:list[list[str]], tr:np.ndarray, va:np.ndarray, where:Sequence, classes:Sequence|None) -> list[str]:
     "`classes` (checked to hold every label), else the sorted training labels (checked to hold the validation ones)."
@@ -86,7 +88,7 @@ def _label_sets(labels:Sequence, where:Sequence, label_delim:str|None) -> list[l
     "Each document's labels: a list as it is, a string split at `label_delim`; None, NaN or '' is no label."
     res = []
     for i, o in enumerate(labels):
-        if o is None or (isinstance(o, float) and np.isnan(o)) or o == '': res.append([]); continue
+        if _no_label(o) or o == '': res.append([]); continue
         if isinstance(o, str):
             if label_delim is None:
                 raise ValueError(f"{where[i]}'s labels are the string {o!r:.60}: give label_delim (e.g. ';') to split it, "
@@ -111,13 +113,17 @@ def multi_category_ids(labels:Sequence, # each document's labels: a list, or a s
 class TextDataLoaders(DataLoaders):
     "fastai's `TextDataLoaders`: training and validation text batches with the `vocab`, `classes` and `tokenizer` a learner needs."
     def __init__(self, train, valid, vocab:Sequence[str], tokenizer:Tokenizer, classes:Sequence[str]|None=None,
-                 backwards:bool=False, device=None, multi_label:bool=False):
+                 backwards:bool=False, device=None):
         super().__init__(train, valid, device)
-        self.vocab, self.tokenizer, self.backwards, self.multi_label = list(vocab), tokenizer, backwards, multi_label
+        self.vocab, self.tokenizer, self.backwards = list(vocab), tokenizer, backwards
         self.classes = None if classes is None else list(classes)
 
     @property
     def is_lm(self) -> bool: return self.classes is None
+    @property
+    def multi_label(self) -> bool:
+        "Several labels per text: the targets are 0/1 rows."
+        return not self.is_lm and self.train.labels.ndim == 2
 
     def __repr__(self):
         what = 'language model' if self.is_lm else f"{'multi-label ' if self.multi_label else ''}classifier, classes {self.classes}"
@@ -144,7 +150,7 @@ def _text_dataloaders(corpus:TokenizedCorpus, tkn:Tokenizer, tr:np.ndarray, va:n
     y, classes = (multi_category_ids(labels, tr, va, where, classes, label_delim) if multi_label
                   else category_ids(labels, tr, va, where, classes))
     dls = clas_dataloaders(docs(tr), y[tr], docs(va), y[va], vocab, classes, bs=bs, seq_len=seq_len, device=device)
-    return TextDataLoaders(dls.train, dls.valid, vocab, tkn, classes, backwards, dls.device, multi_label)
+    return TextDataLoaders(dls.train, dls.valid, vocab, tkn, classes, backwards, dls.device)
 
 # %% ../nbs/25_text_data.ipynb #a6e61afa
 def _from_df(cls, df:pd.DataFrame, # the table
@@ -168,7 +174,7 @@ def _from_df(cls, df:pd.DataFrame, # the table
     tr, va = (RandomSplitter(valid_pct, seed) if valid_col is None else ColSplitter(valid_col))(df)
     labels = None if is_lm else df[df_columns(df, label_col, 'label_col')[0]].tolist()
     tkn = _tokenizer(tok_tfm)
-    corpus = tokenize_texts(texts, tkn.tok, tkn.rules, n_workers, cache_dir, progress=progress)
+    corpus = tokenize_texts(texts, tkn, n_workers=n_workers, cache_dir=cache_dir, progress=progress)
     dls = _text_dataloaders(corpus, tkn, tr, va, labels, where, text_vocab, min_freq, max_vocab, seq_len, backwards, bs, device,
                             multi_label=label_delim is not None, label_delim=label_delim)
     dls.path = Path(path)
@@ -207,7 +213,7 @@ def _from_folder(cls, path:str|Path, # the dataset's folder
                  cache_dir:str|Path|None=None, n_workers:int|None=None, progress:bool=True, device=None) -> TextDataLoaders:
     "fastai's `TextDataLoaders.from_folder`: `.txt` files labelled by their folder, split by the top folder (or at random)."
     path, tkn = Path(path), _tokenizer(tok_tfm)
-    corpus = tokenize_folder(path, [train, valid] if valid_pct is None else None, tkn.tok, tkn.rules, n_workers, cache_dir,
+    corpus = tokenize_folder(path, [train, valid] if valid_pct is None else None, tkn, n_workers=n_workers, cache_dir=cache_dir,
                              progress=progress)
     if not len(corpus): raise ValueError(f"no readable .txt files under {path}")
     if valid_pct is not None: tr, va = RandomSplitter(valid_pct, seed)(corpus)
@@ -315,7 +321,7 @@ class DataBlock:
             rows = [r for _, r in source.iterrows()] if self.category is not None else None
         tr, va = self.splitter(source if t.text_cols is not None else items)
         labels = [self.get_y(r) for r in rows] if self.category is not None else None
-        corpus = tokenize_texts(texts, tkn.tok, tkn.rules, n_workers, cache_dir, progress=progress)
+        corpus = tokenize_texts(texts, tkn, n_workers=n_workers, cache_dir=cache_dir, progress=progress)
         dls = _text_dataloaders(corpus, tkn, np.asarray(tr), np.asarray(va), labels, where, t.vocab, t.min_freq, t.max_vocab,
                                 t.seq_len if seq_len is None else seq_len, t.backwards, bs, device,
                                 classes=None if self.category is None else self.category.vocab,

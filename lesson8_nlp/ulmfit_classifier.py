@@ -232,12 +232,17 @@ def texts_dl(texts:Sequence[str], # raw texts to classify
     if not texts: raise ValueError("texts is empty: pass at least one text to classify")
     blank = next((i for i, t in enumerate(texts) if not t.strip()), None)
     if blank is not None: raise ValueError(f"texts[{blank}] is empty ({texts[blank]!r}): nothing to classify; drop it first")
-    corpus = tokenize_texts(texts, tokenizer.tok, tokenizer.rules, n_workers=n_workers, progress=progress)
+    corpus = tokenize_texts(texts, tokenizer, n_workers=n_workers, progress=progress)
     docs = numericalize_corpus(corpus, vocab, backwards=backwards)
     return ClasDataLoader(docs, torch.zeros(len(docs), dtype=torch.long), bs, seq_len, max_len=max_len)
 
 class TextClassifierLearner(TextLearner):
     "`TextLearner` for a classifier: `get_preds`, `predict` and `predict_texts`."
+    @property
+    def multi_label(self) -> bool:
+        "Several labels per text (the data's 0/1 targets): a sigmoid per class, the classes above the loss's threshold."
+        return bool(getattr(self.dls, 'multi_label', False))
+
     def activation(self, scores:Tensor) -> Tensor:
         "Scores to probabilities: the loss's `activation` (a sigmoid per class for several labels), else a softmax."
         act = getattr(self.loss_func, 'activation', None)
@@ -245,7 +250,7 @@ class TextClassifierLearner(TextLearner):
 
     def labels_of(self, probs:Tensor) -> list:
         "The label of each row of `probs`; with several labels per text, the list of classes above the loss's threshold."
-        if not getattr(self, 'multi_label', False): return [self.classes[i] for i in probs.argmax(1).tolist()]
+        if not self.multi_label: return [self.classes[i] for i in probs.argmax(1).tolist()]
         return [[c for c, on in zip(self.classes, row) if on] for row in self.loss_func.decodes(probs).tolist()]
 
     def get_preds(self, dl=None, reorder:bool=True, progress:bool=False) -> tuple[Tensor, Tensor]:
@@ -270,7 +275,7 @@ class TextClassifierLearner(TextLearner):
         if max_len is not None: ids = ids[-max_len:]                 # as `texts_dl` (and the run's loaders) cut them
         self.model.eval()
         with self.autocast(), torch.no_grad(): p = self.activation(self.model(ids[None].to(next(self.model.parameters()).device))[0][0].float()).cpu()
-        if getattr(self, 'multi_label', False): return self.labels_of(p[None])[0], self.loss_func.decodes(p), p
+        if self.multi_label: return self.labels_of(p[None])[0], self.loss_func.decodes(p), p
         return self.classes[int(p.argmax())], p.argmax(), p
 
     def export(self, fname:str|Path='export.pth') -> Path:
@@ -319,7 +324,7 @@ def text_classifier_learner(dls:DataLoaders, # `TextDataLoaders` or `clas_datalo
     if metrics is None: metrics = accuracy_multi if multi else accuracy
     learn = TextClassifierLearner(dls, model, alpha, beta, vocab=vocab, tokenizer=tokenizer, backwards=backwards,
                                   splitter=awd_lstm_clas_split, metrics=metrics, **kwargs)
-    learn.classes, learn.multi_label = list(classes), multi
+    learn.classes = list(classes)
     if pretrained is not None: learn.freeze()
     return learn
 

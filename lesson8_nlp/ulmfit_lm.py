@@ -148,8 +148,8 @@ class TextLearner(Learner):
                  tokenizer:Tokenizer|None=None, # turns text into tokens for `predict` (default: spaCy words)
                  backwards:bool=False, # the model reads the texts reversed
                  **kwargs):
-        vocab = getattr(dls, 'vocab', None) if vocab is None else vocab
-        if vocab is not None: _check_vocab(dls, vocab)
+        if vocab is None: vocab = getattr(dls, 'vocab', None)
+        else: _check_vocab(dls, vocab)
         super().__init__(dls, model, moms=moms, cbs=rnn_cbs(alpha, beta) + list(kwargs.pop('cbs', [])), **kwargs)
         self.vocab, self.backwards = (None if vocab is None else list(vocab)), backwards
         self.tokenizer = Tokenizer(SpacyTokenizer()) if tokenizer is None else tokenizer
