@@ -111,6 +111,7 @@ def color_dim(stats:ActivationStats, idx:int, ax=None):
     if not stats.stats['hist']: raise RuntimeError("no histograms recorded: use ActivationStats(with_hist=True)")
     h = torch.stack([b[idx] for b in stats.stats['hist']])           # (n_batches, n_bins)
     if ax is None: _, ax = plt.subplots(figsize=(6, 3))
-    ax.imshow(h.log1p().T.numpy(), origin='lower', aspect='auto', extent=(0, len(h), *stats.hist_range))
+    im = ax.imshow(h.log1p().T.numpy(), origin='lower', aspect='auto', extent=(0, len(h), *stats.hist_range))
+    ax.figure.colorbar(im, ax=ax, label='log(1 + count)')
     ax.set_xlabel('training batches'); ax.set_ylabel('activation'); ax.set_title(stats.names[idx])
     return ax

@@ -20,7 +20,7 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
-from .tokenizers import _pkg_version
+from .tokenizers import pkg_version
 
 # %% auto #0
 __all__ = ['KEY_PACKAGES', 'Unkeyable', 'Fingerprint', 'texts_digest', 'files_digest']
@@ -68,7 +68,7 @@ def _loaded_library_version(module: str) -> str | None:
     file = os.path.realpath(file)
     if file.startswith(_dirs('purelib', 'platlib')):  # an installed package (checked first: it lies inside stdlib's folder)
         top = module.partition('.')[0]
-        v = _pkg_version(top)  # a distribution is usually named like its package; if not, the file's size and date
+        v = pkg_version(top)  # a distribution is usually named like its package; if not, the file's size and date
         if v == 'unknown': st = os.stat(file); v = f'{file}:{st.st_size}:{st.st_mtime_ns}'
         return f'{top}-{v}'
     return f'python-{sys.version}' if file.startswith(_dirs('stdlib', 'platstdlib')) else None

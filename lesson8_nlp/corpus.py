@@ -25,7 +25,7 @@ from .checks import check_int, check_texts, check_utf8
 from .data import get_text_files
 from .safe_files import atomic_write, sweep_leftovers
 from .text_rules import FLD
-from .tokenizers import SpacyTokenizer, Tokenizer, base_tok, _check_cache_dir, _name, _pkg_version, _rule_list
+from .tokenizers import SpacyTokenizer, Tokenizer, base_tok, check_cache_dir, callable_name, pkg_version, rule_list
 from .workers import ChunkEncoder, run_chunks
 
 # %% ../nbs/03_corpus.ipynb #b3e6d2c9
@@ -101,7 +101,7 @@ def _cache_key(tok, rules: list[Callable], source: str) -> tuple[str, dict]:
     fp = Fingerprint()
     desc = dict(format=_CACHE_FORMAT, tok=fp(tok, 'tok'), rules=fp(list(rules), 'rules'),
                 code=fp(ChunkEncoder, 'the tokenizing code'), python=sys.version,
-                packages={p: _pkg_version(p) for p in KEY_PACKAGES}, source=source)
+                packages={p: pkg_version(p) for p in KEY_PACKAGES}, source=source)
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:32], desc
 
 def _complete(corpus: TokenizedCorpus, n_items: int, what: str) -> TokenizedCorpus:
@@ -126,21 +126,21 @@ def _cached(cache_dir, tok, rules, source: Callable[[], str], make: Callable[[],
         try: return _complete(TokenizedCorpus.load(path, items), n_items, str(path))
         except (OSError, ValueError, KeyError) as e: warnings.warn(f'ignoring unreadable cache {path} ({e}); rebuilding it')
     corpus = _complete(make(), n_items, 'tokenizing')
-    if not corpus.skipped: corpus.save(path, meta=dict(key=key, tok=repr(tok), rules=[_name(r) for r in rules]))
+    if not corpus.skipped: corpus.save(path, meta=dict(key=key, tok=repr(tok), rules=[callable_name(r) for r in rules]))
     return corpus
 
 # %% ../nbs/03_corpus.ipynb #b5b5be43
 def _tok_rules(tok, rules) -> tuple:
     "Base tokenizer (default `SpacyTokenizer()`) and rules (default `text_proc_rules`); unwraps a `Tokenizer`."
     if isinstance(tok, Tokenizer): tok, rules = tok.tok, (tok.rules if rules is None else rules)
-    return SpacyTokenizer() if tok is None else base_tok(tok), _rule_list(rules)
+    return SpacyTokenizer() if tok is None else base_tok(tok), rule_list(rules)
 
 def _check_run(n_workers, chunksize, cache_dir, progress) -> None:
     "Refuse bad settings of the `tokenize_*` functions, naming the argument, before any work is done."
     check_int(n_workers, 'n_workers', 0, none_means='one worker per CPU; 0 tokenizes in this process')
     check_int(chunksize, 'chunksize', 1, none_means='chosen from the number of documents')
     if not isinstance(progress, bool): raise ValueError(f'progress must be True or False, got {progress!r}')
-    _check_cache_dir(cache_dir)
+    check_cache_dir(cache_dir)
 
 def tokenize_texts(texts: Sequence[str],  # the documents
                    tok=None,  # base tokenizer (default `SpacyTokenizer()`): list of texts -> token lists

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .download import URLs, _data_folder, _install, _stamped, untar_data
+from .download import URLs, data_folder, install_folder, is_stamped, untar_data
 
 # %% ../nbs/00_data.ipynb #041915f4
 IMDB_SAMPLE_COLUMNS = ['label', 'text', 'is_valid']
@@ -122,12 +122,12 @@ HUMAN_NUMBERS_SPLITS = {'train.txt': range(1, 8000), 'valid.txt': range(8001, 10
 
 def human_numbers(dest:str|Path|None=None) -> Path:
     "Write fastai's HUMAN_NUMBERS (train.txt: 1-7999, valid.txt: 8001-9999) into `dest`/human_numbers."
-    final = _data_folder('human_numbers', dest)
+    final = data_folder('human_numbers', dest)
     texts = {f: ''.join(f'{number_to_words(i)} \n' for i in r) for f, r in HUMAN_NUMBERS_SPLITS.items()}
     key = hashlib.sha256(''.join(texts.values()).encode()).hexdigest()
-    def ready(p): return _stamped(p, key) and all((p/f).is_file() and (p/f).read_text() == t for f, t in texts.items())
+    def ready(p): return is_stamped(p, key) and all((p/f).is_file() and (p/f).read_text() == t for f, t in texts.items())
     if ready(final): return final
     def fill(tmp):
         for f, t in texts.items(): (tmp/f).write_text(t)
         return tmp
-    return _install(final, key, fill, ready)
+    return install_folder(final, key, fill, ready)

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['FASTAI_CHECKS', 'DATASET_NAMES', 'ARCHIVE_SUFFIXES', 'STAMP', 'MIB', 'ENV_DATA', 'ENV_CACHE', 'C_KEYS',
            'ARCHIVE_MAGIC', 'MAX_EXPANDED', 'MAX_RATIO', 'DOWNLOAD_DEADLINE', 'DATASET_URLS', 'UNVERIFIED_SUMS', 'URLs',
-           'size_md5', 'sha256_file', 'dataset_name', 'data_dir', 'cache_dir', 'ChecksumError', 'read_sha256sums',
-           'archive_kind', 'check_archive', 'download_url', 'extract_archive', 'untar_data', 'archive_folder',
-           'write_sha256sums', 'FetchRequestError', 'fetch_archives']
+           'size_md5', 'sha256_file', 'dataset_name', 'data_dir', 'cache_dir', 'data_folder', 'ChecksumError',
+           'read_sha256sums', 'archive_kind', 'check_archive', 'download_url', 'extract_archive', 'is_stamped',
+           'install_folder', 'untar_data', 'archive_folder', 'write_sha256sums', 'FetchRequestError', 'fetch_archives']
 
 # %% ../nbs/95_download.ipynb #71cef38d
 import bz2
@@ -155,7 +155,7 @@ def _no_space(folder:Path, what:str) -> OSError:
 
 C_KEYS = {'data': 'data', 'model': 'models'}  # fastai's `c_key` -> the cache folder it extracts into
 
-def _data_folder(name:str, dest:str|Path|None=None, cache:str|Path|None=None, c_key:str='data') -> Path:
+def data_folder(name:str, dest:str|Path|None=None, cache:str|Path|None=None, c_key:str='data') -> Path:
     "Where the data called `name` goes: `dest/name`, default `<cache>/data/name` (`<cache>/models/name` for c_key 'model')."
     if c_key not in C_KEYS: raise ValueError(f'c_key must be one of {list(C_KEYS)} (datasets or pretrained models), got {c_key!r}')
     if not _plain_name(name):
@@ -335,7 +335,7 @@ def extract_archive(archive:str|Path, dest:str|Path) -> Path:
     return dest
 
 # %% ../nbs/95_download.ipynb #a0a2cbd1
-def _stamped(folder:Path, key:str) -> bool:
+def is_stamped(folder:Path, key:str) -> bool:
     "Does `folder` hold a stamp saying it was built from `key`?"
     try: return (folder/STAMP).read_text().strip() == key
     except OSError: return False   # no folder, no stamp, or removed while we looked
@@ -350,9 +350,9 @@ def _check_replaceable(final:Path):
         raise FileExistsError(f'{final} exists but was not made by lesson8_nlp (it holds no {STAMP} file), so it was left '
                               'as it is: move it away, or pass another dest=')
 
-def _install(final:Path, key:str, fill:Callable[[Path], Path], ready:Callable[[Path], bool]|None=None) -> Path:
+def install_folder(final:Path, key:str, fill:Callable[[Path], Path], ready:Callable[[Path], bool]|None=None) -> Path:
     "Build a folder with `fill(tmp)` beside `final`, stamp it with `key`, rename it into place."
-    ready = ready or partial(_stamped, key=key)
+    ready = ready or partial(is_stamped, key=key)
     _check_replaceable(final)
     tmp = new_temp(_make_folder(final.parent)/final.name, folder=True)  # not tempfile.mkdtemp: its 0700 would make the data private
     try:
@@ -409,7 +409,7 @@ def _fetch(url:str, name:str, cache:Path, download:bool|None, checks:dict, looke
     arch, want = cache/'archive'/f'{name}{_suffix(fname)}', checks.get(url)
     if arch.is_file():
         if want is None or size_md5(arch) == tuple(want):
-            if _stamped(final, sha256_file(arch)): return arch   # it built `final`, so it was read whole then
+            if is_stamped(final, sha256_file(arch)): return arch   # it built `final`, so it was read whole then
             try: return check_archive(arch, fix='it is deleted from the cache')
             except ValueError as e: warnings.warn(str(e))
         discard(arch)                                            # damaged or changed upstream: never reused
@@ -441,16 +441,16 @@ def untar_data(url:str, # archive URL, e.g. `URLs.IMDB_SAMPLE`
               ) -> Path: # the extracted data folder, e.g. .../imdb_sample
     "Find or download the archive at `url`, verify it whole, extract it once, and return the data folder."
     name, adir, root = dataset_name(url), data_dir(archive_dir), cache_dir(cache)
-    final = _data_folder(name, dest, cache, c_key)   # `cache` as given: errors say where it came from
+    final = data_folder(name, dest, cache, c_key)   # `cache` as given: errors say where it came from
     arch, want = _local_archive(url, name, adir)
-    if arch is not None and want is not None and _stamped(final, want): return final
+    if arch is not None and want is not None and is_stamped(final, want): return final
     _check_replaceable(final)          # a folder we did not make is never replaced: refused before any download
     if arch is None:
         looked = f'{adir} ({ENV_DATA})' if adir else f'no local folder (${ENV_DATA} is not set)'
         arch = _fetch(url, name, root, download, FASTAI_CHECKS if checks is None else checks, looked, final)
     sha = _verify(arch, want)
-    if _stamped(final, sha): return final
-    return _install(final, sha, partial(_unpack, arch))  # extract_archive reads it whole before extracting
+    if is_stamped(final, sha): return final
+    return install_folder(final, sha, partial(_unpack, arch))  # extract_archive reads it whole before extracting
 
 # %% ../nbs/95_download.ipynb #9e82916b
 DATASET_URLS = {dataset_name(u): u for u in (URLs.IMDB, URLs.IMDB_SAMPLE, URLs.HUMAN_NUMBERS, URLs.WISESIGHT_SENTIMENT,

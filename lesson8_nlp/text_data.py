@@ -187,7 +187,8 @@ def _from_csv(cls, path:str|Path, # the folder of the file
     "fastai's `TextDataLoaders.from_csv`: `from_df` on `path/csv_fname` (UTF-8)."
     csv = Path(path)/csv_fname
     if not csv.is_file(): raise FileNotFoundError(f"{csv} not found: pass the folder as path and the file's name as csv_fname")
-    return cls.from_df(read_utf8_csv(csv, header=header, delimiter=delimiter), path=path, **kwargs)
+    sep = {} if delimiter is None else dict(delimiter=delimiter)            # None: pandas' own default, a comma
+    return cls.from_df(read_utf8_csv(csv, header=header, **sep), path=path, **kwargs)
 
 TextDataLoaders.from_df, TextDataLoaders.from_csv = classmethod(_from_df), classmethod(_from_csv)
 
@@ -198,7 +199,7 @@ def read_table(file:str|Path) -> pd.DataFrame:
     f = Path(file); suffix = f.suffix.lower()
     if suffix not in TABLE_SUFFIXES: raise ValueError(f"{f}: expected a {', '.join(TABLE_SUFFIXES)} file, got {f.suffix or 'no suffix'}")
     if not f.is_file(): raise FileNotFoundError(f"{f} not found")
-    if suffix != '.jsonl': return read_utf8_csv(f, delimiter='\t' if suffix == '.tsv' else None)
+    if suffix != '.jsonl': return read_utf8_csv(f, delimiter='\t' if suffix == '.tsv' else ',')
     try: return pd.read_json(f, lines=True, dtype=False)
     except ValueError as e: raise ValueError(f"{f} is not JSON lines (one object per line): {e}") from None
 

@@ -24,7 +24,7 @@ from .download import untar_data, URLs
 from .text_rules import TK_MAJ, TK_REP, TK_UP, TK_WREP, decode_spec_tokens, fix_html, lowercase, text_spec_tok
 from .corpus import tokenize_texts
 from .cache_key import Fingerprint
-from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, _name, _pkg_version
+from .tokenizers import SentencePieceTokenizer, SpacyTokenizer, Tokenizer, callable_name, pkg_version
 from .checks import check_collection, check_utf8
 
 # %% ../nbs/30_thai.ipynb #1a190bda
@@ -85,12 +85,12 @@ class ThaiTokenizer:
 
     def cache_config(self) -> dict:
         "The settings that decide the output (part of the corpus cache key)."
-        return dict(engine=self.engine, keep_spaces=self.keep_spaces, pythainlp=_pkg_version('pythainlp'),
+        return dict(engine=self.engine, keep_spaces=self.keep_spaces, pythainlp=pkg_version('pythainlp'),
                     post_rules=Fingerprint()(self.post_rules, 'post_rules'))
 
     def __repr__(self):
         extra = ('' if self.keep_spaces else ', keep_spaces=False') + (
-            f', post_rules=[{", ".join(map(_name, self.post_rules))}]' if self.post_rules else '')
+            f', post_rules=[{", ".join(map(callable_name, self.post_rules))}]' if self.post_rules else '')
         return f'{type(self).__name__}(engine={self.engine!r}{extra})'
 
 # %% ../nbs/30_thai.ipynb #c2ce8b6a

@@ -32,7 +32,7 @@ from .text_rules import text_spec_tok
 from .thai import TOKENIZERS, make_tokenizer
 from .tokenizers import Tokenizer
 from .ulmfit_classifier import (ClasDataLoader, clas_config, clas_dataloaders, ensemble_probs, folder_labels, probs_accuracy,
-                                           text_classifier_learner)
+                                           TextClassifierLearner, text_classifier_learner)
 from .ulmfit_lm import (IMDB_LM_FOLDERS, LMLearner, corpus_vocab, language_model_learner, lm_dataloaders, numericalize_corpus,
                                    pretrained_files, split_idxs)
 from .ulmfit_presets import (RunFileError, RunValueError, ULMFiTPreset, check_choice, preset_params, resolve_device,
@@ -40,8 +40,9 @@ from .ulmfit_presets import (RunFileError, RunValueError, ULMFiTPreset, check_ch
 
 # %% auto #0
 __all__ = ['ULMFIT_STAGES', 'DATASETS', 'DIRECTIONS', 'draw_ulmfit_stages', 'RunData', 'data_lang', 'own_data_key', 'ulmfit_data',
-           'subset', 'check_learnable', 'RunDivergedError', 'score_docs', 'probs_scores', 'default_run_folder',
-           'run_ulmfit', 'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
+           'subset', 'check_learnable', 'run_lm_dls', 'run_clas_dls', 'run_lm_learner', 'run_clas_learner',
+           'score_docs', 'probs_scores', 'ulmfit_brief', 'RunDivergedError', 'default_run_folder', 'run_ulmfit',
+           'peak_rss_mb', 'write_report', 'report_table', 'load_run_lm', 'machine_line', 'run_summary']
 
 # %% ../nbs/22_ulmfit_run.ipynb #3dada0d3
 from matplotlib.axes import Axes
@@ -206,6 +207,59 @@ def check_learnable(d:RunData, p:ULMFiTPreset):
                             "there is nothing to learn (accuracy and macro-F1 would be 1.0 by construction); give it texts of at least two labels")
     if len(d.clas_test) == 0: raise RunValueError("the data has no test documents: nothing would score the classifier")
 
+# %% ../nbs/22_ulmfit_run.ipynb #c75e6d9d
+def run_lm_dls(d:RunData, p:ULMFiTPreset, dirn:str='fwd', device=None):
+    "The language model's batches: `lm_docs` of its training documents and `lm_valid_docs` of its held-out ones, in direction `dirn`."
+    bw, lm_tr, lm_va = dirn == 'bwd', subset(d.lm_train, p.lm_docs), subset(d.lm_valid, p.lm_valid_docs)
+    return lm_dataloaders(numericalize_corpus(d.corpus, d.vocab, lm_tr, backwards=bw), numericalize_corpus(d.corpus, d.vocab, lm_va, backwards=bw),
+                          d.vocab, bs=p.lm_bs, seq_len=p.seq_len, device=device)
+
+def run_clas_dls(d:RunData, p:ULMFiTPreset, dirn:str='fwd', device=None):
+    "The classifier's batches: its training documents, and `valid_docs` of its validation split (without one, of the test set, as the lesson)."
+    bw, (tr, ytr) = dirn == 'bwd', _clas_train(d, p)
+    va, yva = (d.clas_valid, d.y_valid) if d.clas_valid is not None else (d.clas_test, d.y_test)
+    pick = subset(np.arange(len(va)), p.valid_docs); va, yva = va[pick], yva[torch.as_tensor(pick)]
+    return clas_dataloaders(numericalize_corpus(d.corpus, d.vocab, tr, backwards=bw), ytr, numericalize_corpus(d.corpus, d.vocab, va, backwards=bw),
+                            yva, d.vocab, d.classes, bs=p.clas_bs, seq_len=p.seq_len, max_len=p.max_len, device=device)
+
+def run_lm_learner(d:RunData, p:ULMFiTPreset, dls, dirn:str='fwd', pretrained=None, cbs=None, progress:bool=False) -> LMLearner:
+    "The preset's AWD-LSTM language model on `dls` (from `pretrained` weights files, or a random start)."
+    return language_model_learner(dls, AWD_LSTM, config=p.config, drop_mult=p.lm_drop_mult, pretrained=pretrained, tokenizer=d.tokenizer,
+                                  backwards=dirn == 'bwd', cbs=cbs, progress=progress)
+
+def run_clas_learner(d:RunData, p:ULMFiTPreset, dls, dirn:str='fwd', cbs=None, progress:bool=False) -> TextClassifierLearner:
+    "The preset's classifier on `dls`: `clas_config(config)` with `clas_drop_mult`, its encoder random until one is loaded."
+    return text_classifier_learner(dls, AWD_LSTM, config=clas_config(p.config), pretrained=False, drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
+                                   backwards=dirn == 'bwd', seq_len=p.seq_len, max_len=p.max_len,
+                                   cbs=cbs, progress=progress)
+
+def score_docs(learn, d:RunData, idxs:np.ndarray, labels:torch.Tensor, p:ULMFiTPreset, device=None) -> torch.Tensor:
+    "Class probabilities of the documents `idxs` of `d.corpus`, in `idxs`' order: sorted padded batches, no gradients."
+    dl = ClasDataLoader(numericalize_corpus(d.corpus, d.vocab, idxs, backwards=learn.backwards), labels, bs=p.clas_bs,
+                        seq_len=p.seq_len, max_len=p.max_len, device=device)
+    return learn.get_preds(dl)[0]                                                # back in the order of `idxs`
+
+def probs_scores(probs:torch.Tensor, targets:torch.Tensor, n_classes:int) -> dict:
+    "Accuracy and macro-F1 of the most probable class, rounded to 4 places."
+    return dict(accuracy=round(probs_accuracy(probs, targets), 4),
+                macro_f1=round(macro_f1(probs.argmax(1).numpy(), targets.numpy(), n_classes), 4))
+
+def ulmfit_brief(data:str='sample', preset:str='tiny', seed:int=42, device=None) -> dict:
+    "ULMFiT forwards and nothing more (no folder, checkpoints, baselines or resuming): the LM's final metrics, the classifier's test scores."
+    p = preset_params(preset)
+    d = ulmfit_data(data, min_freq=p.min_freq, max_vocab=p.max_vocab, progress=False)
+    cbs = [MixedPrecision()] if p.amp else []
+    set_seed(seed)
+    lm = run_lm_learner(d, p, run_lm_dls(d, p, device=device), cbs=cbs)
+    lm.unfreeze(); lm.fit_one_cycle(p.lm_epochs, p.lm_lr)                  # 1. the language model, every layer
+    set_seed(seed)
+    clas = run_clas_learner(d, p, run_clas_dls(d, p, device=device), cbs=cbs)
+    clas.encoder.load_state_dict(lm.encoder.state_dict()); clas.model.reset()   # 2. its encoder into the classifier
+    for step in p.steps:                                                    # 3. gradual unfreezing, group by group
+        clas.freeze_to(step.freeze_to); clas.fit_one_cycle(step.epochs, spread_lr(step, p.lr_spread))
+    probs = score_docs(clas, d, d.clas_test, d.y_test, p, device)           # 4. the test set
+    return dict(lm=final_metrics(lm), test=probs_scores(probs, d.y_test, len(d.classes)))
+
 # %% ../nbs/22_ulmfit_run.ipynb #556511c9
 DIRECTIONS = ('fwd', 'bwd', 'both')
 
@@ -230,14 +284,10 @@ def _fit_stage(run:RunState, stage:str, learn, n_epoch:int, start:int, fit:Calla
 # %% ../nbs/22_ulmfit_run.ipynb #0c7748f8
 def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:list, pretrained, progress:bool):
     "Train (or resume) the language model of direction `dirn` (pretrained: a frozen sub-stage first); save its encoder."
-    bw, stage, ckpt, prev = dirn == 'bwd', f'lm_{dirn}', run.out/f'lm_{dirn}.ckpt.pth', None
-    lm_tr, lm_va = subset(d.lm_train, p.lm_docs), subset(d.lm_valid, p.lm_valid_docs)
-    dls = lm_dataloaders(numericalize_corpus(d.corpus, d.vocab, lm_tr, backwards=bw),
-                         numericalize_corpus(d.corpus, d.vocab, lm_va, backwards=bw), d.vocab, bs=p.lm_bs, seq_len=p.seq_len,
-                         device=device)
+    stage, ckpt, prev = f'lm_{dirn}', run.out/f'lm_{dirn}.ckpt.pth', None
+    dls = run_lm_dls(d, p, dirn, device)
     if distributed(): dls.train, dls.valid = LMRowShard(dls.train), LMRowShard(dls.valid)   # torchrun: each rank its rows
-    learn = language_model_learner(dls, AWD_LSTM, config=p.config, drop_mult=p.lm_drop_mult, pretrained=pretrained,
-                                   tokenizer=d.tokenizer, backwards=bw, cbs=cbs, progress=progress)
+    learn = run_lm_learner(d, p, dls, dirn, pretrained, cbs, progress)
     if pretrained is not None:                           # the lesson: one epoch with only the last group (frozen), ...
         prev = f'lm_{dirn}_frozen'
         if prev not in run.done:
@@ -251,7 +301,7 @@ def _lm_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:lis
         if rank_distrib() != 0: return {}                # torchrun: rank 0 saves and generates; the others read its record
         learn.save_encoder((run.out/f'enc_{dirn}.pth').absolute(), meta=config_stamp(run.config))   # the run's digest, checked when loaded
         return dict(lm_train_tokens=int(dls.train.lens.sum()),
-                    generated=None if bw else learn.predict(d.prompt, 40, temperature=0.75))
+                    generated=None if dirn == 'bwd' else learn.predict(d.prompt, 40, temperature=0.75))
     _fit_stage(run, stage, learn, p.lm_epochs, resume_epoch(learn, ckpt, run.config, stage, prev), fit, ckpt, after)
 
 # %% ../nbs/22_ulmfit_run.ipynb #407d7625
@@ -266,17 +316,11 @@ def _baselines(run:RunState, d:RunData, p:ULMFiTPreset):
 def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:list, progress:bool, ablation:bool=False):
     "The gradual-unfreezing steps of direction `dirn` (resuming), then test-set probabilities in the test order."
     # ablation: the same classifier from a random encoder (no language model stage), with `ablation_steps`
-    bw, c, kind = dirn == 'bwd', d.corpus, 'ablation' if ablation else 'clas'
+    kind, te = 'ablation' if ablation else 'clas', d.clas_test
     ckpt, steps, test = run.out/f'{kind}_{dirn}.ckpt.pth', p.ablation_steps if ablation else p.steps, f'{kind}_test_{dirn}' if ablation else f'test_{dirn}'
-    te, (tr, ytr) = d.clas_test, _clas_train(d, p)
-    va, yva = (d.clas_valid, d.y_valid) if d.clas_valid is not None else (te, d.y_test)  # its own split, else the test set (the lesson)
-    pick = subset(np.arange(len(va)), p.valid_docs); va, yva = va[pick], yva[torch.as_tensor(pick)]
-    dls = clas_dataloaders(numericalize_corpus(c, d.vocab, tr, backwards=bw), ytr,
-                           numericalize_corpus(c, d.vocab, va, backwards=bw), yva, d.vocab, d.classes,
-                           bs=p.clas_bs, seq_len=p.seq_len, max_len=p.max_len, device=device)
+    dls = run_clas_dls(d, p, dirn, device)
     if distributed(): dls.train, dls.valid = BatchShard(dls.train), BatchShard(dls.valid, even=False)   # torchrun: each rank its batches
-    learn = text_classifier_learner(dls, AWD_LSTM, config=clas_config(p.config), pretrained=False, drop_mult=p.clas_drop_mult, tokenizer=d.tokenizer,
-                                    backwards=bw, seq_len=p.seq_len, max_len=p.max_len, cbs=cbs, progress=progress)
+    learn = run_clas_learner(d, p, dls, dirn, cbs, progress)
     if not ablation:                                                    # the encoder of this run's language model, and no other
         enc = (run.out/f'enc_{dirn}.pth').absolute(); learn.load_encoder(enc, check=partial(check_stamp, file=enc, config=run.config))
     for k, step in enumerate(steps):
@@ -297,16 +341,6 @@ def _clas_stage(run:RunState, d:RunData, p:ULMFiTPreset, dirn:str, device, cbs:l
         run.finish(test, wall_s=round(time.perf_counter() - t0, 1), **probs_scores(probs, d.y_test, len(d.classes)), n=len(te))
     run.sync()
 
-def score_docs(learn, d:RunData, idxs:np.ndarray, labels:torch.Tensor, p:ULMFiTPreset, device=None) -> torch.Tensor:
-    "Class probabilities of the documents `idxs` of `d.corpus`, in `idxs`' order: sorted padded batches, no gradients."
-    dl = ClasDataLoader(numericalize_corpus(d.corpus, d.vocab, idxs, backwards=learn.backwards), labels, bs=p.clas_bs,
-                        seq_len=p.seq_len, max_len=p.max_len, device=device)
-    return learn.get_preds(dl)[0]                                                # back in the order of `idxs`
-
-def probs_scores(probs:torch.Tensor, targets:torch.Tensor, n_classes:int) -> dict:
-    "Accuracy and macro-F1 of the most probable class, rounded to 4 places."
-    return dict(accuracy=round(probs_accuracy(probs, targets), 4),
-                macro_f1=round(macro_f1(probs.argmax(1).numpy(), targets.numpy(), n_classes), 4))
 
 # %% ../nbs/22_ulmfit_run.ipynb #f328c0da
 def _pretrained(pretrained, pretrained_bwd, dirs:list[str], config:dict) -> dict:

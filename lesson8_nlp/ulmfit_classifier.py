@@ -21,7 +21,7 @@ from .metrics import accuracy, accuracy_multi
 from .corpus import tokenize_texts
 from .tokenizers import Tokenizer
 from .checks import check_int, check_texts
-from .ulmfit_lm import TextLearner, _from_dls, _pretrained_choice, numericalize_corpus, pretrained_files
+from .ulmfit_lm import TextLearner, dls_learner_args, pretrained_choice, numericalize_corpus, pretrained_files
 
 # %% auto #0
 __all__ = ['CLAS_SIZE_KEYS', 'UnfreezeStep', 'LESSON_UNFREEZE', 'parent_label', 'folder_labels', 'pad_chunks', 'sorted_batches',
@@ -312,7 +312,7 @@ def text_classifier_learner(dls:DataLoaders, # `TextDataLoaders` or `clas_datalo
                             metrics=None, # default `accuracy`; with several labels per text `accuracy_multi`
                             **kwargs) -> TextClassifierLearner:
     "fastai's `text_classifier_learner(dls, AWD_LSTM, ...)`; frozen to train the head first when `pretrained` (as fastai)."
-    (vocab, backwards, tokenizer), pretrained = _from_dls(dls, arch, backwards, tokenizer), _pretrained_choice(pretrained)
+    (vocab, backwards, tokenizer), pretrained = dls_learner_args(dls, arch, backwards, tokenizer), pretrained_choice(pretrained)
     classes = getattr(dls, 'classes', None)
     if not classes: raise ValueError("dls has no classes: build it with TextDataLoaders or clas_dataloaders")
     n_out = len(classes) if n_out is None else check_int(n_out, 'n_out', 2)

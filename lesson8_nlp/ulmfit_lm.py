@@ -26,8 +26,8 @@ from .tokenizers import SpacyTokenizer, Tokenizer
 
 # %% auto #0
 __all__ = ['IMDB_LM_FOLDERS', 'awd_lstm_tiny_config', 'split_idxs', 'doc_index', 'corpus_vocab', 'numericalize_corpus',
-           'lm_dataloaders', 'save_encoder', 'load_encoder', 'TextLearner', 'unk_ids', 'LMLearner',
-           'language_model_learner', 'pretrained_files']
+           'lm_dataloaders', 'save_encoder', 'load_encoder', 'TextLearner', 'unk_ids', 'LMLearner', 'dls_learner_args',
+           'pretrained_choice', 'language_model_learner', 'pretrained_files']
 
 # %% ../nbs/20_ulmfit_lm.ipynb #3dc6c826
 IMDB_LM_FOLDERS = ('train', 'test', 'unsup')
@@ -202,7 +202,7 @@ class LMLearner(TextLearner):
         toks = [t for t in self.num.decode(ids.tolist() + new) if t != BOS]
         return self.tokenizer.decode(toks)
 
-def _from_dls(dls, arch, backwards:bool|None, tokenizer) -> tuple[list[str], bool, Tokenizer|None]:
+def dls_learner_args(dls, arch, backwards:bool|None, tokenizer) -> tuple[list[str], bool, Tokenizer|None]:
     "What a text learner takes from `dls` once `arch` is checked to be `AWD_LSTM`: the vocab, and the direction and tokenizer unless given."
     if arch is not AWD_LSTM:
         hint = (" (the vocab is not an argument any more: it comes from dls.vocab)" if isinstance(arch, (list, tuple)) else "")
@@ -212,7 +212,7 @@ def _from_dls(dls, arch, backwards:bool|None, tokenizer) -> tuple[list[str], boo
     return (list(vocab), getattr(dls, 'backwards', False) if backwards is None else backwards,
             getattr(dls, 'tokenizer', None) if tokenizer is None else tokenizer)
 
-def _pretrained_choice(pretrained):
+def pretrained_choice(pretrained):
     "fastai's `pretrained=True` is the WikiText-103 model; False or None: none."
     if pretrained is True: return 'wt103'
     return None if pretrained is False else pretrained
@@ -228,7 +228,7 @@ def language_model_learner(dls:DataLoaders, # `TextDataLoaders(..., is_lm=True)`
                            metrics=(accuracy, perplexity),
                            **kwargs) -> LMLearner:
     "fastai's `language_model_learner(dls, AWD_LSTM, ...)`: tied LM, AR/TAR, flat loss, layer groups; frozen when pretrained."
-    (vocab, backwards, tokenizer), pretrained = _from_dls(dls, arch, backwards, tokenizer), _pretrained_choice(pretrained)
+    (vocab, backwards, tokenizer), pretrained = dls_learner_args(dls, arch, backwards, tokenizer), pretrained_choice(pretrained)
     model = get_language_model(len(vocab), config, drop_mult)
     if pretrained is not None: load_fastai_weights(model, *pretrained_files(pretrained, backwards), new_vocab=vocab)
     kwargs = {'loss_func': CrossEntropyLossFlat(), **kwargs}
