@@ -89,7 +89,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 def prepare_root(tmp: Path) -> Path:
-    "A root folder with a copy of the notebook: outputs cleared, nbdev's own export cell left out."
+    "A root folder with a copy of the notebook (outputs cleared, nbdev's own export cell left out) and its images."
     root = tmp / 'root'
     root.mkdir()
     nb = json.loads(NOTEBOOK.read_text(encoding='utf-8'))
@@ -99,6 +99,7 @@ def prepare_root(tmp: Path) -> Path:
     for c in nb['cells']:
         if c['cell_type'] == 'code': c['outputs'], c['execution_count'] = [], None
     (root / NOTEBOOK.name).write_text(json.dumps(nb), encoding='utf-8')
+    shutil.copytree(IMAGES, root / 'images')                      # the screenshots its markdown shows
     return root
 
 def server_env(tmp: Path) -> dict:
