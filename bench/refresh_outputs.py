@@ -61,6 +61,10 @@ def tidy(nb, keep_widgets:bool):
             outs.append(o)
         if 'outputs' in c: c.outputs = outs
 
+def machine_needles() -> list[str]:
+    "The paths of this machine an output must not name: the checkout, the home folder, the temp folder."
+    return [str(ROOT), str(Path.home()), tempfile.gettempdir() + '/']
+
 def machine_paths(nb, needles:list[str]) -> list[str]:
     "Outputs that name one of `needles` (paths of this machine), hold a progress bar frozen in place, or a figure as text."
     found = []
@@ -96,7 +100,7 @@ def main():
     with tempfile.TemporaryDirectory() as cache:
         os.environ.setdefault('LESSON8_DATA', '../shared/data')
         os.environ['LESSON8_CACHE'] = cache
-        needles = [str(ROOT), str(Path.home()), tempfile.gettempdir() + '/']
+        needles = machine_needles()
         bad = {n: found for n in names if (found := run(NBS/f'{Path(n).stem}.ipynb', needles))}
     if bad: sys.exit('outputs name paths of this machine (print them relative, or shorten them) or hold progress bars or undrawn figures:\n' +
                      '\n'.join(f'  {n}: {f}' for n, fs in bad.items() for f in fs))
