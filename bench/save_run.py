@@ -4,6 +4,7 @@ it ran on, as one JSON file in bench/results/ (the notebooks render their tables
 
 Usage:  python bench/save_run.py RUN_FOLDER NAME --command "lesson8 ulmfit ..." [--time-log LOG]
   --time-log: the output of `/usr/bin/time -v` for the run, for its wall time and peak RSS.
+Run it on the machine that made the run: it records the CPU, its core count and whether it computes bf16 natively.
 """
 import argparse, json, os, platform, re, sys
 from pathlib import Path
@@ -30,7 +31,8 @@ def main():
     p.add_argument('--time-log', help='`/usr/bin/time -v` output of the run')
     a = p.parse_args()
     rep = json.loads((Path(a.run)/'report.json').read_text())
-    res = dict(command=a.command, cpu=cpu_name(), cores=os.cpu_count(), python=sys.version.split()[0],
+    from lesson8_nlp.learner import bf16_supported   # whether the presets' `amp` ran the run under bf16 autocast here
+    res = dict(command=a.command, cpu=cpu_name(), cores=os.cpu_count(), bf16=bf16_supported('cpu'), python=sys.version.split()[0],
                **(time_figures(Path(a.time_log).read_text()) if a.time_log else {}), report=rep)
     dest = ROOT/'bench/results'/f'{a.name}.json'
     dest.write_text(json.dumps(res, indent=1, ensure_ascii=False) + '\n')

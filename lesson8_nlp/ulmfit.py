@@ -507,7 +507,7 @@ def load_run_lm(out:str|Path, # a run folder whose language model stage has fini
 # %% ../nbs/22_ulmfit_run.ipynb #817054c6
 def machine_line(res:dict) -> str:
     "The machine, threads, wall time and peak memory of a run saved by `bench/save_run.py`, as one line."
-    return (f"{res['cpu']}, {res['cores']} cores, {res['report']['threads']} torch threads: "
+    return (f"{res['cpu']}, {res['cores']} cores{' with bf16' if res.get('bf16') else ''}, {res['report']['threads']} torch threads: "
             f"{res['wall_s'] / 60:.1f} min wall in all, peak RSS {res['peak_rss_mb'] / 1024:.2f} GB")
 
 def run_summary(res:dict) -> str:

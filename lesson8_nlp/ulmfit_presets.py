@@ -157,7 +157,7 @@ PRESETS = {  # from seconds on the sample to the paper's size on a GPU; what eac
                          steps=(UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(0, 4, 1e-2))),
     'cpu': ULMFiTPreset(config=dict(awd_lstm_lm_config, emb_sz=100, n_hid=256, n_layers=2), min_freq=5, max_vocab=15000,
                         lm_bs=64, lm_epochs=1, lm_lr=1e-2, lm_docs=55000, lm_valid_docs=1000, clas_bs=64, max_len=400,
-                        valid_docs=2500, steps=(UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3),
+                        valid_docs=2500, lr_spread=6.76, steps=(UnfreezeStep(-1, 1, 2e-2), UnfreezeStep(-2, 1, 1e-2), UnfreezeStep(-3, 1, 5e-3),
                                                 UnfreezeStep(0, 3, 5e-3)), ablation_steps=(UnfreezeStep(0, 6, 5e-3),)),
     'paper': ULMFiTPreset(),                                                     # the lesson's model and schedule
 }
