@@ -9,6 +9,8 @@ Run it on the machine that made the run: it records the CPU, its core count and 
 import argparse, json, os, platform, re, sys
 from pathlib import Path
 
+from lesson8_nlp.learner import bf16_supported   # whether the presets' `amp` ran the run under bf16 autocast here
+
 ROOT = Path(os.path.abspath(__file__)).parents[1]
 
 def time_figures(log:str) -> dict:
@@ -31,7 +33,6 @@ def main():
     p.add_argument('--time-log', help='`/usr/bin/time -v` output of the run')
     a = p.parse_args()
     rep = json.loads((Path(a.run)/'report.json').read_text())
-    from lesson8_nlp.learner import bf16_supported   # whether the presets' `amp` ran the run under bf16 autocast here
     res = dict(command=a.command, cpu=cpu_name(), cores=os.cpu_count(), bf16=bf16_supported('cpu'), python=sys.version.split()[0],
                **(time_figures(Path(a.time_log).read_text()) if a.time_log else {}), report=rep)
     dest = ROOT/'bench/results'/f'{a.name}.json'
